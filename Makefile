@@ -1,0 +1,43 @@
+# Everything a developer runs. `make test` and `make run` set themselves up first
+# (uv bootstrapped into .tools/ if missing, then the locked venv).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+REDIS_PORT ?= 6379
+export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+
+.PHONY: help install run test test-e2e lint format bench images clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV) ## bootstrap uv if missing and sync the locked venv
+	$(UV) sync --frozen
+
+run: install ## start Redis and every service in the foreground (Ctrl-C stops all)
+	REDIS_PORT=$(REDIS_PORT) $(RUN) honcho start -f Procfile
+
+test: install ## unit and integration tests on a real Redis (e2e too when Docker is up)
+	$(RUN) pytest
+
+lint: install ## ruff check, ruff format --check, mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy shared services bench
+
+format: install ## apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+bench: install ## benchmarks side by side with RQ (figures in docs/benchmarks.md)
+	$(RUN) python bench/worker_throughput.py
+
+clean: ## remove the venv, caches and local Redis data
+	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache

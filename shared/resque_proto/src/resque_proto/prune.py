@@ -1,0 +1,68 @@
+"""Find dead workers and recover their jobs, as Resque 3.0's ``prune_dead_workers``.
+
+Only one process prunes at a time (Resque's ``pruning_dead_workers_in_progress``
+lock, SET NX EX). A worker is dead when its heartbeat is too old: for our workers
+by the Redis-clock epoch they keep in ``pyresque:heartbeat`` (a short threshold
+is safe, they beat every few seconds); for anyone else (Ruby workers beat every
+60 s) by Resque's own rule, older than ``ruby_stale_after`` (300 s by default).
+Workers that never sent a heartbeat are left alone, as Ruby does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from resque_proto import timefmt
+from resque_proto.keys import Keys
+from resque_proto.recovery import Recovery, recover_worker
+from resque_proto.text import text, texts
+from resque_proto.workers import server_time
+
+RUBY_PRUNE_INTERVAL = 300.0
+PRUNE_LOCK_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class PrunePolicy:
+    ours_stale_after: float = 60.0
+    ruby_stale_after: float = RUBY_PRUNE_INTERVAL
+    redelivery_limit: int = 3
+    lock_seconds: int = PRUNE_LOCK_SECONDS
+
+
+def stale_workers(client: redis.Redis, keys: Keys, policy: PrunePolicy) -> list[str]:
+    pipe = client.pipeline(transaction=False)
+    pipe.smembers(keys.workers)
+    pipe.hgetall(keys.heartbeats)
+    pipe.hgetall(keys.our_heartbeats)
+    registered, ruby_beats, our_beats = pipe.execute()
+    now = server_time(client)
+    ours = {text(k): float(v) for k, v in our_beats.items()}
+    stale = [worker for worker, beat in ours.items() if now - beat > policy.ours_stale_after]
+    for raw_id, raw_beat in ruby_beats.items():
+        worker = text(raw_id)
+        if worker in ours or worker not in set(texts(list(registered))):
+            continue
+        try:
+            age = now - timefmt.parse_heartbeat(text(raw_beat) or "").timestamp()
+        except ValueError:
+            continue
+        if age > policy.ruby_stale_after:
+            stale.append(str(worker))
+    return sorted(str(w) for w in stale)
+
+
+def prune_dead_workers(
+    client: redis.Redis, keys: Keys, pruner_id: str, policy: PrunePolicy | None = None
+) -> list[Recovery]:
+    """Recover every dead worker's jobs; [] when another process holds the lock."""
+    policy = policy or PrunePolicy()
+    if not client.set(keys.prune_lock, pruner_id, nx=True, ex=policy.lock_seconds):
+        return []
+    return [
+        recover_worker(client, keys, worker_id, requeue_limit=policy.redelivery_limit)
+        for worker_id in stale_workers(client, keys, policy)
+        if worker_id != pruner_id
+    ]

@@ -1,0 +1,67 @@
+"""Wake an idle worker the moment a job lands on one of its queues.
+
+Reserving stays non-blocking (one Lua call over all queues, so priority order
+and reliability hold); waiting is done on Redis keyspace notifications for list
+pushes to ``<ns>:queue:*``, which fire for every producer, Ruby's included.
+Notifications need ``notify-keyspace-events`` to contain ``K`` and ``l`` (or
+``A``); we enable them when allowed. Where ``CONFIG`` is forbidden (some managed
+Redis services) and they are off, we fall back to polling every
+``fallback_poll`` seconds.
+
+The subscription is opened once and kept, so a push between an empty reserve and
+the next wait is never missed: its message is already buffered.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from resque_proto.keys import Keys
+
+PUSH_EVENTS = frozenset({b"rpush", b"lpush", b"linsert", b"lmove", b"rpoplpush", b"lset"})
+
+
+def ensure_keyspace_events(client: redis.Redis) -> bool:
+    """Make sure list keyspace events are published; False if we cannot."""
+    try:
+        current = client.config_get("notify-keyspace-events").get("notify-keyspace-events", "")
+        flags = current.decode() if isinstance(current, bytes) else str(current)
+        if "K" in flags and ("l" in flags or "A" in flags):
+            return True
+        client.config_set("notify-keyspace-events", "".join(sorted(set(flags + "Kl"))))
+        return True
+    except redis.ResponseError:
+        return False
+
+
+class QueueWaiter:
+    def __init__(self, client: redis.Redis, keys: Keys, fallback_poll: float = 0.1) -> None:
+        self.redis = client
+        self.fallback_poll = fallback_poll
+        self.enabled = ensure_keyspace_events(client)
+        self.pubsub: redis.client.PubSub | None = None
+        if self.enabled:
+            db = client.connection_pool.connection_kwargs.get("db", 0)
+            self.pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            self.pubsub.psubscribe(f"__keyspace@{db}__:{keys.queue_prefix}*")
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a push happens (True) or ``timeout`` passes (False)."""
+        if self.pubsub is None:
+            time.sleep(min(timeout, self.fallback_poll))
+            return True
+        woke = False
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = 0.0 if woke else max(0.0, deadline - time.monotonic())
+            message = self.pubsub.get_message(timeout=remaining)
+            if message is None:
+                return woke
+            if message.get("data") in PUSH_EVENTS:
+                woke = True
+
+    def close(self) -> None:
+        if self.pubsub is not None:
+            self.pubsub.close()
