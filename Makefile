@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 REDIS_PORT ?= 6379
 export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 
-.PHONY: help install run test test-e2e lint format bench images clean
+.PHONY: help install run test test-e2e lint format bench images up down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,24 @@ format: install ## apply ruff's fixes and formatting
 
 bench: install ## benchmarks side by side with RQ (figures in docs/benchmarks.md)
 	$(RUN) python bench/worker_throughput.py
+
+test-e2e: install ## only the end-to-end suite (real containers; needs a Docker engine)
+	$(RUN) pytest tests/e2e
+
+# Local base images: built with debootstrap, no registry needed (see docs/deploy.md).
+BASE_IMAGES := PYTHON_IMAGE=resque-py/python-base:bookworm REDIS_IMAGE=resque-py/redis-base:bookworm
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+WORKERS ?= 2
+
+images: ## build the local base images, then resque-py/{redis,enqueuer,worker,frontend}:0.1.0
+	deploy/docker/build-base-images.sh
+	$(BASE_IMAGES) deploy/docker/build-images.sh
+
+up: images ## start the Compose stack in the background (make up WORKERS=8)
+	$(COMPOSE) -f deploy/compose/compose.yaml up -d --scale worker=$(WORKERS)
+
+down: ## stop the Compose stack (jobs drain: workers stop on SIGQUIT); keeps the Redis volume
+	$(COMPOSE) -f deploy/compose/compose.yaml down
 
 clean: ## remove the venv, caches and local Redis data
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache
