@@ -137,7 +137,7 @@ def encode_payload(
 ) -> str:
     """Validate and encode one job: ``{"class":...,"args":[...],<extras>}``."""
     validate_class(class_name)
-    checked = validate_args(list(args))
+    checked = validate_args(args)
     body: dict[str, Any] = {"class": class_name, "args": checked}
     for key, value in (extras or {}).items():
         if key in RESERVED_KEYS:
@@ -158,8 +158,9 @@ def decode_json(raw: str | bytes) -> Any:
 
 def decode_payload(raw: str | bytes) -> Job:
     """Decode a payload found in Redis; accepts any JSON spacing, as Ruby does."""
-    text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
     try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        text.encode("utf-8")  # surrogate-escaped bytes that were not UTF-8
         body = decode_json(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise MalformedPayload(f"payload is not valid JSON: {error}") from error

@@ -48,7 +48,11 @@ class QueueWaiter:
             self.pubsub.psubscribe(f"__keyspace@{db}__:{keys.queue_prefix}*")
 
     def wait(self, timeout: float) -> bool:
-        """Block until a push happens (True) or ``timeout`` passes (False)."""
+        """Block until a push happens (True) or ``timeout`` passes (False).
+
+        Raises ``redis.ConnectionError`` when Redis is gone; calling again later
+        reconnects and resubscribes.
+        """
         if self.pubsub is None:
             time.sleep(min(timeout, self.fallback_poll))
             return True
@@ -58,7 +62,10 @@ class QueueWaiter:
             remaining = 0.0 if woke else max(0.0, deadline - time.monotonic())
             message = self.pubsub.get_message(timeout=remaining)
             if message is None:
-                return woke
+                # Nothing more buffered, or a subscribe confirmation we ignore.
+                if woke or time.monotonic() >= deadline:
+                    return woke
+                continue
             if message.get("data") in PUSH_EVENTS:
                 woke = True
 

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+import redis
+
+from resque_proto import FailureMoved, Resque, connect
+
+from .wire_samples import UTC_DUMP, values
+
+RUBY_FAILURE = values(UTC_DUMP, "resque:failed")[0]
+
+
+@pytest.fixture
+def resque(redis_url: str) -> Resque:
+    return Resque(connect(redis_url))
+
+
+def _fail(resque: Resque, n: int, queue: str = "q") -> str:
+    return resque.failures.create(
+        payload={"class": "A", "args": [n]}, exception="ValueError", error=f"bad {n}",
+        backtrace=["job.py:1"], worker="h:1:q", queue=queue,
+    )  # fmt: skip
+
+
+def test_create_counts_and_pages(resque: Resque) -> None:
+    for n in range(5):
+        _fail(resque, n)
+    assert resque.failures.count() == 5
+    assert (resque.stats.failed(), resque.stats.failed("h:1:q")) == (5, 5)
+    page = resque.failures.page(2, 2)
+    assert [(f.index, f.payload["args"]) for f in page] == [(2, [2]), (3, [3])]
+
+
+def test_retry_of_a_ruby_record_keeps_it_with_retried_at(
+    resque: Resque, redis_client: redis.Redis
+) -> None:
+    redis_client.rpush("resque:failed", RUBY_FAILURE)
+    resque.failures.retry(0, RUBY_FAILURE)
+    record = (redis_client.lindex("resque:failed", 0) or b"").decode()
+    assert record.startswith(RUBY_FAILURE[:-1] + ',"retried_at":"')
+    assert redis_client.lrange("resque:queue:file_serve", 0, -1) == [
+        b'{"class":"FailingArchive","args":[4242]}'
+    ]
+    assert b"file_serve" in redis_client.smembers("resque:queues")
+
+
+def test_actions_address_the_exact_record_after_the_list_moved(resque: Resque) -> None:
+    records = [_fail(resque, n) for n in range(3)]
+    resque.failures.remove(records[0])
+    resque.failures.retry(2, records[2])  # now at index 1: found by content
+    assert json.loads(resque.failures.page(1, 1)[0].raw)["retried_at"]
+    assert resque.queues.peek("q")[0].args == [2]
+    with pytest.raises(FailureMoved):
+        resque.failures.retry(0, records[0])
+    with pytest.raises(FailureMoved):
+        resque.failures.remove(records[0])
+
+
+def test_retry_all_clear_retried_and_clear(resque: Resque) -> None:
+    for n in range(4):
+        _fail(resque, n)
+    assert resque.failures.retry_all() == 4
+    assert resque.queues.size("q") == 4
+    _fail(resque, 9)
+    assert resque.failures.clear_retried() == 4
+    assert [f.payload["args"] for f in resque.failures.all()] == [[9]]
+    assert resque.failures.clear() == 1 and resque.failures.count() == 0
