@@ -8,6 +8,10 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 REDIS_PORT ?= 6379
 export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+# Trust the system CA store (where a TLS-intercepting proxy's CA is installed).
+export UV_NATIVE_TLS ?= 1
+SYSTEM_CA := /etc/ssl/certs/ca-certificates.crt
+PIP_CERT_OPT := $(if $(wildcard $(SYSTEM_CA)),--cert $(SYSTEM_CA),)
 
 .PHONY: help install run test test-e2e lint format bench images up down clean
 
@@ -16,7 +20,7 @@ help: ## list targets
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
-	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+	$(CURDIR)/.tools/bin/pip install --quiet $(PIP_CERT_OPT) uv==$(UV_VERSION)
 
 install: $(UV) ## bootstrap uv if missing and sync the locked venv
 	$(UV) sync --frozen
