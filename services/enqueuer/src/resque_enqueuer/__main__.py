@@ -1,0 +1,65 @@
+"""``resque-enqueuer``: check the configuration, then exec gunicorn with our config.
+
+Extra arguments are passed to gunicorn unchanged (``resque-enqueuer --workers 4``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from resque_enqueuer.config import Config, ConfigError
+
+GUNICORN_CONFIG = "python:resque_enqueuer.gunicorn_conf"
+APP = "resque_enqueuer.wsgi:app"
+
+HELP = """usage: resque-enqueuer [gunicorn options...]
+
+HTTP enqueue API for Resque-compatible jobs (gunicorn + gevent).
+See docs/enqueuer.md. Environment:
+  PORT                        listen port on 0.0.0.0 (default 8000)
+  WEB_CONCURRENCY             gunicorn worker processes (default: CPU count)
+  REDIS_URL                   default redis://localhost:6379/0
+  RESQUE_NAMESPACE            default resque
+  ENQUEUER_TOKENS             comma-separated bearer tokens (none = open API, warned)
+  ENQUEUER_TOKENS_FILE        file with one token per line
+  ENQUEUER_ALLOWED_QUEUES     comma-separated glob patterns of allowed queues
+  ENQUEUER_ALLOWED_CLASSES    comma-separated glob patterns of allowed classes
+  ENQUEUER_MAX_BODY_BYTES     request body limit (default 1048576)
+  ENQUEUER_MAX_BATCH          jobs per batch request (default 1000)
+  ENQUEUER_IDEMPOTENCY_TTL    seconds an Idempotency-Key is remembered (default 86400)
+  ENQUEUER_REDIS_TIMEOUT      Redis connect/socket timeout, seconds (default 2)
+  ENQUEUER_READY_TIMEOUT      /readyz PING timeout, seconds (default 0.5)
+  ENQUEUER_RETRY_AFTER        Retry-After seconds on 503 (default 1)
+  ENQUEUER_GRACEFUL_TIMEOUT   seconds to finish in-flight requests on TERM (default 30)
+  ENQUEUER_WORKER_CONNECTIONS concurrent connections per worker (default 1000)
+  ENQUEUER_LOG_LEVEL          default info
+  PROMETHEUS_MULTIPROC_DIR    metrics directory shared by the workers (default: a new
+                              temporary directory)
+"""
+
+
+def gunicorn_argv(extra: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, *extra, APP]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in args or "--help" in args:
+        print(HELP, end="")
+        return
+    try:
+        Config.from_env()
+    except ConfigError as error:
+        print(f"resque-enqueuer: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="resque-enqueuer-")
+    command = gunicorn_argv(args)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Service configuration, read once from the environment at start-up.
+
+Every knob has a default; a malformed value stops the service with a message
+naming the variable rather than being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resque_proto.connection import DEFAULT_REDIS_URL
+from resque_proto.keys import DEFAULT_NAMESPACE
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BATCH = 1000
+DEFAULT_IDEMPOTENCY_TTL = 24 * 3600
+DEFAULT_REDIS_TIMEOUT = 2.0
+DEFAULT_READY_TIMEOUT = 0.5
+DEFAULT_RETRY_AFTER = 1
+
+
+class ConfigError(ValueError):
+    """An environment variable whose value cannot be used."""
+
+
+@dataclass(frozen=True)
+class Config:
+    redis_url: str = DEFAULT_REDIS_URL
+    namespace: str = DEFAULT_NAMESPACE
+    tokens: tuple[str, ...] = ()
+    allowed_queues: tuple[str, ...] = ()
+    allowed_classes: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_batch: int = DEFAULT_MAX_BATCH
+    idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL
+    redis_timeout: float = DEFAULT_REDIS_TIMEOUT
+    ready_timeout: float = DEFAULT_READY_TIMEOUT
+    retry_after: int = DEFAULT_RETRY_AFTER
+    metrics_dir: str | None = field(default=None)
+
+    @property
+    def auth_required(self) -> bool:
+        return bool(self.tokens)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        return cls(
+            redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+            namespace=env.get("RESQUE_NAMESPACE") or DEFAULT_NAMESPACE,
+            tokens=read_tokens(env),
+            allowed_queues=comma_list(env.get("ENQUEUER_ALLOWED_QUEUES", "")),
+            allowed_classes=comma_list(env.get("ENQUEUER_ALLOWED_CLASSES", "")),
+            max_body_bytes=positive_int(env, "ENQUEUER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            max_batch=positive_int(env, "ENQUEUER_MAX_BATCH", DEFAULT_MAX_BATCH),
+            idempotency_ttl=positive_int(env, "ENQUEUER_IDEMPOTENCY_TTL", DEFAULT_IDEMPOTENCY_TTL),
+            redis_timeout=positive_float(env, "ENQUEUER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT),
+            ready_timeout=positive_float(env, "ENQUEUER_READY_TIMEOUT", DEFAULT_READY_TIMEOUT),
+            retry_after=positive_int(env, "ENQUEUER_RETRY_AFTER", DEFAULT_RETRY_AFTER),
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        )
+
+
+def comma_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def read_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Tokens from ``ENQUEUER_TOKENS`` plus one per line of ``ENQUEUER_TOKENS_FILE``.
+
+    Blank lines and lines starting with ``#`` in the file are skipped.
+    """
+    tokens = list(comma_list(env.get("ENQUEUER_TOKENS", "")))
+    path = env.get("ENQUEUER_TOKENS_FILE")
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise ConfigError(f"ENQUEUER_TOKENS_FILE: cannot read {path}: {error}") from error
+        tokens += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return tuple(dict.fromkeys(tokens))
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
+    if value <= 0:
+        raise ConfigError(f"{name}: must be positive, got {value}")
+    return value
+
+
+def positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name}: must be a positive number, got {raw}")
+    return value

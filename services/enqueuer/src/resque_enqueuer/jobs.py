@@ -1,0 +1,118 @@
+"""``POST /jobs`` and ``POST /jobs/batch``: validate everything, then write once.
+
+Order of checks: token (401), ``Idempotency-Key`` header (400), media type
+(415), size (413), JSON (400), fields (422), allow-lists (403), then a single
+atomic write (503 when Redis fails). Nothing is written unless every check
+passed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+
+from resque_enqueuer import auth, body, idempotency, metrics
+from resque_enqueuer.problems import Problem
+from resque_enqueuer.services import services
+from resque_enqueuer.validation import (
+    FieldError,
+    JobSpec,
+    error,
+    invalid,
+    parse_batch,
+    parse_job,
+)
+from resque_proto.jobs import new_job_metadata
+from resque_proto.payload import encode_payload
+
+blueprint = Blueprint("jobs", __name__)
+
+
+@blueprint.before_request
+def require_token() -> None:
+    g.principal = auth.authenticate(request.headers.get("Authorization"), services().config.tokens)
+
+
+@blueprint.post("/jobs")
+def enqueue_one() -> Response:
+    key, document = read_request()
+    spec = parse_job(document)
+    check_allowed([spec])
+    return write([spec], key, "/jobs", document, single=True)
+
+
+@blueprint.post("/jobs/batch")
+def enqueue_batch() -> Response:
+    key, document = read_request()
+    specs = parse_batch(document, services().config.max_batch)
+    check_allowed(specs, prefix_items=True)
+    return write(specs, key, "/jobs/batch", document, single=False)
+
+
+def read_request() -> tuple[str | None, Any]:
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    return key, body.read_json(request, services().config.max_body_bytes)
+
+
+def check_allowed(specs: list[JobSpec], prefix_items: bool = False) -> None:
+    config = services().config
+    if not (config.allowed_queues or config.allowed_classes):
+        return
+    denied: list[FieldError] = []
+    for index, spec in enumerate(specs):
+        prefix = f"jobs[{index}]." if prefix_items else ""
+        for field, message in auth.forbidden_fields(
+            spec.queue, spec.class_name, config.allowed_queues, config.allowed_classes
+        ):
+            denied.append(error(prefix + field, message))
+    if denied:
+        shown = "; ".join(d["message"] for d in denied[:3])
+        raise Problem(403, "forbidden", f"not allowed: {shown}", errors=denied)
+
+
+def write(
+    specs: list[JobSpec], key: str | None, endpoint: str, document: Any, single: bool
+) -> Response:
+    pairs, stored = encode_all(specs)
+    answer = stored[0] if single else {"jobs": stored}
+    resque = services().resque
+    if key is None:
+        if single:
+            resque.jobs.push_payload(*pairs[0])
+        else:
+            resque.jobs.push_many(pairs)
+        metrics.jobs_enqueued(len(pairs))
+        return accepted(answer, replayed=False)
+    record = idempotency.record_name(resque.keys, g.principal, key)
+    replay = services().idempotent.push_once(
+        record, idempotency.fingerprint(endpoint, document), pairs, answer
+    )
+    if replay is None:
+        metrics.jobs_enqueued(len(pairs))
+        return accepted(answer, replayed=False)
+    return accepted(replay.body, replayed=True, status=replay.status)
+
+
+def encode_all(specs: list[JobSpec]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """``(queue, payload)`` pairs to push, and the jobs as the answer shows them."""
+    pairs: list[tuple[str, str]] = []
+    stored: list[dict[str, Any]] = []
+    for index, spec in enumerate(specs):
+        extras = new_job_metadata()
+        try:
+            payload = encode_payload(spec.class_name, spec.args, extras)
+        except RecursionError:
+            where = "args" if len(specs) == 1 else f"jobs[{index}].args"
+            raise invalid([error(where, "is nested too deeply")]) from None
+        pairs.append((spec.queue, payload))
+        stored.append({"queue": spec.queue, "class": spec.class_name, "args": spec.args, **extras})
+    return pairs, stored
+
+
+def accepted(answer: Any, replayed: bool, status: int = 202) -> Response:
+    response = Response(json.dumps(answer, ensure_ascii=False), status, mimetype="application/json")
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

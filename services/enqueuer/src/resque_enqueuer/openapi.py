@@ -1,0 +1,234 @@
+"""The OpenAPI 3.1 document served at ``/openapi.json``.
+
+Built from the running configuration (body and batch limits, whether a token
+is required), so it describes this deployment exactly. Tests validate it with
+openapi-spec-validator, check real answers against its schemas, and fuzz the
+app from it with schemathesis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from resque_enqueuer import __version__
+from resque_enqueuer.config import Config
+from resque_enqueuer.services import services
+from resque_proto.payload import CLASS_NAME, MAX_CLASS_NAME, QUEUE_NAME
+
+blueprint = Blueprint("openapi", __name__)
+
+PROBLEM = "application/problem+json"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def problem_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM: {"schema": ref("Problem")}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+
+
+def schemas(config: Config) -> dict[str, Any]:
+    job_request = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["queue", "class"],
+        "properties": {
+            "queue": {"type": "string", "pattern": f"^{QUEUE_NAME.pattern}$"},
+            "class": {
+                "type": "string",
+                "maxLength": MAX_CLASS_NAME,
+                "pattern": f"^{CLASS_NAME.pattern}$",
+            },
+            "args": {"type": "array", "default": [], "description": "any JSON values"},
+        },
+        "example": {"queue": "file_serve", "class": "Archive", "args": [44]},
+    }
+    enqueued = {
+        "type": "object",
+        "required": ["queue", "class", "args", "id", "enqueued_at"],
+        "properties": {
+            "queue": {"type": "string"},
+            "class": {"type": "string"},
+            "args": {"type": "array"},
+            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+            "enqueued_at": {"type": "number", "description": "epoch seconds (UTC)"},
+        },
+    }
+    field_error = {
+        "type": "object",
+        "required": ["field", "message"],
+        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+    }
+    problem = {
+        "type": "object",
+        "required": ["type", "title", "status", "detail", "request_id"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "request_id": {"type": "string"},
+            "errors": {"type": "array", "items": ref("FieldError")},
+            "max_body_bytes": {"type": "integer"},
+        },
+    }
+    return {
+        "JobRequest": job_request,
+        "BatchRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["jobs"],
+            "properties": {
+                "jobs": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": config.max_batch,
+                    "items": ref("JobRequest"),
+                }
+            },
+        },
+        "EnqueuedJob": enqueued,
+        "BatchAnswer": {
+            "type": "object",
+            "required": ["jobs"],
+            "properties": {"jobs": {"type": "array", "items": ref("EnqueuedJob")}},
+        },
+        "FieldError": field_error,
+        "Problem": problem,
+        "Status": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"type": "string"}},
+        },
+    }
+
+
+def enqueue_operation(
+    config: Config, summary: str, request_schema: str, answer_schema: str
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "202": {
+            "description": "accepted: the job(s) are on their queue(s)",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "'true' when this is the stored answer of an earlier request",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
+            "content": {"application/json": {"schema": ref(answer_schema)}},
+        },
+        "400": problem_response("body is not JSON, or the Idempotency-Key header is invalid"),
+        "413": problem_response(f"body larger than {config.max_body_bytes} bytes"),
+        "415": problem_response("Content-Type is not application/json"),
+        "422": problem_response("invalid fields (each named in errors), or a reused key"),
+        "503": problem_response("Redis unreachable or timed out", RETRY_AFTER),
+    }
+    if config.auth_required:
+        responses["401"] = problem_response("missing or invalid bearer token")
+    if config.allowed_queues or config.allowed_classes:
+        responses["403"] = problem_response("queue or class outside the allow-lists")
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "repeat the request with the same key to get the first "
+                f"answer back without enqueuing again ({config.idempotency_ttl} s window)",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ref(request_schema)}},
+        },
+        "responses": responses,
+    }
+    if config.auth_required:
+        operation["security"] = [{"bearerAuth": []}]
+    return operation
+
+
+def status_operation(summary: str, with_503: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": ref("Status")}},
+        }
+    }
+    if with_503:
+        responses["503"] = problem_response("Redis unreachable", RETRY_AFTER)
+    return {"summary": summary, "responses": responses}
+
+
+def document(config: Config) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "resque-py enqueue API",
+            "version": __version__,
+            "description": "Enqueue Resque 3.0 compatible jobs over HTTP. Every error is "
+            "an RFC 9457 application/problem+json document.",
+        },
+        "paths": {
+            "/jobs": {
+                "post": enqueue_operation(config, "Enqueue one job", "JobRequest", "EnqueuedJob")
+            },
+            "/jobs/batch": {
+                "post": enqueue_operation(
+                    config, "Enqueue many jobs atomically", "BatchRequest", "BatchAnswer"
+                )
+            },
+            "/healthz": {"get": status_operation("The process is up (no Redis call)", False)},
+            "/readyz": {"get": status_operation("Redis answers PING", True)},
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of this service",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": schemas(config),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@blueprint.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(document(services().config))

@@ -1,0 +1,106 @@
+"""Turning a decoded request body into jobs, or a per-field list of errors.
+
+Field rules are resque_proto's (the same ones every producer obeys); this
+module adds the shape of the HTTP documents: which members exist, which are
+required, and where in a batch an error is (``jobs[3].queue``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from resque_enqueuer.problems import Problem
+from resque_proto.errors import ValidationError
+from resque_proto.payload import validate_args, validate_class, validate_queue
+
+JOB_FIELDS = ("queue", "class", "args")
+BATCH_FIELDS = ("jobs",)
+
+FieldError = dict[str, str]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    queue: str
+    class_name: str
+    args: list[Any]
+
+
+def invalid(errors: list[FieldError]) -> Problem:
+    shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return Problem(422, "validation-failed", f"invalid request: {shown}{more}", errors=errors)
+
+
+def error(field: str, message: str) -> FieldError:
+    return {"field": field, "message": message}
+
+
+def check_job(body: Any, prefix: str = "") -> tuple[JobSpec | None, list[FieldError]]:
+    """One job object, checked member by member; every problem is reported."""
+    if not isinstance(body, dict):
+        where = prefix.rstrip(".") or "body"
+        return None, [error(where, f"must be a JSON object, got {json_type(body)}")]
+    errors = [
+        error(prefix + name, "unknown field (allowed: queue, class, args)")
+        for name in body
+        if name not in JOB_FIELDS
+    ]
+    values: dict[str, Any] = {}
+    checks = (("queue", validate_queue), ("class", validate_class), ("args", validate_args))
+    for name, check in checks:
+        if name not in body:
+            if name != "args":
+                errors.append(error(prefix + name, "is required"))
+            continue
+        try:
+            values[name] = check(body[name])
+        except ValidationError as failure:
+            errors.append(error(prefix + failure.field, failure.message))
+        except RecursionError:
+            errors.append(error(prefix + name, "is nested too deeply"))
+    if errors:
+        return None, errors
+    return JobSpec(values["queue"], values["class"], values.get("args", [])), []
+
+
+def parse_job(body: Any) -> JobSpec:
+    spec, errors = check_job(body)
+    if spec is None:
+        raise invalid(errors)
+    return spec
+
+
+def parse_batch(body: Any, max_batch: int) -> list[JobSpec]:
+    """Every job of a batch, or one 422 listing the errors of all items."""
+    if not isinstance(body, dict):
+        raise invalid([error("body", f"must be a JSON object, got {json_type(body)}")])
+    errors = [
+        error(name, "unknown field (allowed: jobs)") for name in body if name not in BATCH_FIELDS
+    ]
+    jobs = body.get("jobs")
+    if not isinstance(jobs, list):
+        problem = "is required" if "jobs" not in body else f"must be a list, got {json_type(jobs)}"
+        raise invalid([*errors, error("jobs", problem)])
+    if not 1 <= len(jobs) <= max_batch:
+        errors.append(
+            error("jobs", f"must hold 1 to {max_batch} jobs (ENQUEUER_MAX_BATCH), got {len(jobs)}")
+        )
+        raise invalid(errors)
+    specs = []
+    for index, item in enumerate(jobs):
+        spec, item_errors = check_job(item, f"jobs[{index}].")
+        errors += item_errors
+        if spec is not None:
+            specs.append(spec)
+    if errors:
+        raise invalid(errors)
+    return specs
+
+
+def json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    return names.get(type(value), type(value).__name__)
