@@ -1,0 +1,70 @@
+"""What runs inside the forked child: the job with its hooks, then a report.
+
+The child never talks to Redis for bookkeeping: it runs ``after_fork`` hooks and
+the job, writes one JSON outcome to the pipe, and leaves with ``os._exit`` (no
+atexit handlers, no flushing of the parent's buffers twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from types import FrameType
+from typing import NoReturn
+
+from resque_proto.payload import Job
+from resque_worker import hooks
+from resque_worker.errors import TermException
+from resque_worker.outcome import SUCCESS, Outcome
+from resque_worker.registry import JobRegistry
+from resque_worker.signals import SignalFlags
+
+
+def run_job(registry: JobRegistry, job_class: type, job: Job, forked: bool) -> Outcome:
+    """Run ``after_fork`` hooks (when forked) and the job; any exception is the outcome."""
+    try:
+        if forked:
+            registry.run_hooks("after_fork", job)
+        hooks.perform(job_class, job.args)
+        return SUCCESS
+    except BaseException as error:
+        return Outcome.from_exception(error)
+
+
+def raise_term(signum: int, frame: FrameType | None) -> None:
+    """Resque's TERM_CHILD handler: the first TERM raises in the job, later ones are ignored."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise TermException(signal.Signals(signum).name)
+
+
+def child_main(
+    flags: SignalFlags,
+    report_fd: int,
+    registry: JobRegistry,
+    job_class: type,
+    job: Job,
+    term_child: bool,
+) -> NoReturn:
+    """Entry point of the forked child; never returns."""
+    status = 0
+    try:
+        with contextlib.suppress(OSError):  # the parent may have done it already
+            os.setpgid(0, 0)
+        flags.reset_in_child()
+        if term_child:
+            signal.signal(signal.SIGTERM, raise_term)
+        outcome = run_job(registry, job_class, job, forked=True)
+        write_all(report_fd, outcome.encode())
+    except BaseException:
+        status = 70  # could not even report: the parent records a DirtyExit
+    finally:
+        os._exit(status)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.close(fd)

@@ -1,0 +1,19 @@
+"""Exceptions job code may raise or see, with Resque's meanings."""
+
+from __future__ import annotations
+
+
+class DontPerform(Exception):
+    """Raised by a ``before_perform*`` hook: skip the job quietly (it counts as processed)."""
+
+
+class TermException(BaseException):
+    """Raised inside a job when its worker is told to stop it (``TERM_CHILD``).
+
+    A BaseException, as Ruby's is a SignalException: ``except Exception`` in job
+    code does not swallow it. Recorded as ``Resque::TermException``.
+    """
+
+
+class UnknownJobClass(LookupError):
+    """A payload names a class that no ``RESQUE_JOBS`` module defines."""

@@ -1,0 +1,77 @@
+"""``FORK_PER_JOB=false``: run each job inside the worker process, as Resque can.
+
+Faster (no fork) but with Resque's trade-offs: a job that leaks memory or crashes
+the interpreter takes the worker with it, and RESQUE_JOB_TIMEOUT cannot be
+enforced. A small heartbeat thread keeps the worker alive in Redis's eyes during
+long jobs (there is no fork here, so a thread is safe). With ``TERM_CHILD``, TERM
+and INT raise ``TermException`` inside the running job, as in Resque; otherwise
+the job finishes first.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import redis
+
+from resque_proto import Resque, connect
+from resque_proto.payload import Job
+from resque_worker.child import run_job
+from resque_worker.errors import TermException
+from resque_worker.outcome import Outcome
+from resque_worker.worker import Worker
+
+
+class InProcessWorker(Worker):
+    def execute(self, job: Job, job_class: type) -> Outcome | None:
+        with self._heartbeating(), self._term_raises():
+            outcome = run_job(self.registry, job_class, job, forked=False)
+        if self.flags.shutdown and outcome.interrupted:
+            return None
+        return outcome
+
+    @contextmanager
+    def _term_raises(self) -> Iterator[None]:
+        if not self.config.term_child:
+            yield
+            return
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.flags.shutdown = True
+            self.flags.shutdown_reason = signal.Signals(signum).name
+            raise TermException(signal.Signals(signum).name)
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    @contextmanager
+    def _heartbeating(self) -> Iterator[None]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self._beat_until, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _beat_until(self, stop: threading.Event) -> None:
+        """Heartbeat on a separate connection until ``stop``; the loop's own timer resumes."""
+        resque = Resque(connect(self.config.redis_url, socket_timeout=5.0), self.config.namespace)
+        try:
+            while not stop.wait(self.config.heartbeat_interval):
+                try:
+                    resque.workers.heartbeat(self.id)
+                    self.health.touch()
+                except redis.RedisError as error:
+                    self.log.warning("heartbeat failed", extra={"error": str(error)})
+        finally:
+            resque.redis.close()

@@ -1,0 +1,173 @@
+"""The parent's side of one forked job: wait, heartbeat, enforce timeouts, stop on signals.
+
+The parent sleeps in ``poll`` on three descriptors: the child's pidfd (readable
+when it exits), the report pipe, and the signal wakeup pipe; timers for the
+next heartbeat, the job deadline and the kill sequence bound each sleep. Stopping
+a job follows Resque 3.0: without ``TERM_CHILD`` the child is killed at once;
+with it, the child gets ``RESQUE_PRE_SHUTDOWN_TIMEOUT`` seconds to finish, then
+TERM, then KILL after ``RESQUE_TERM_TIMEOUT``. Signals go to the child's whole
+process group, so anything the job started stops too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from resque_proto.records import DIRTY_EXIT
+from resque_worker.config import Config
+from resque_worker.outcome import Outcome
+from resque_worker.signals import SignalFlags
+
+SHUTDOWN_SIGNALS = frozenset({"SIGTERM", "SIGINT"})
+READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    pid: int
+    status: int
+    reported: Outcome | None
+    stopped_by: str | None  # "SIGTERM"/"SIGINT"/"SIGUSR1"/"timeout" when we stopped it
+    for_shutdown: bool
+
+
+class ChildWatch:
+    def __init__(
+        self,
+        pid: int,
+        report_fd: int,
+        flags: SignalFlags,
+        config: Config,
+        heartbeat: Callable[[], None],
+        next_heartbeat: Callable[[], float],
+    ) -> None:
+        self.pid = pid
+        self.report_fd = report_fd
+        self.flags = flags
+        self.config = config
+        self.heartbeat = heartbeat
+        self.next_heartbeat = next_heartbeat
+        self.report = bytearray()
+        self.report_closed = False
+        self.plan: list[tuple[float, signal.Signals]] = []
+        self.stopped_by: str | None = None
+        self.for_shutdown = False
+        started = time.monotonic()
+        self.deadline = started + config.job_timeout if config.job_timeout > 0 else None
+
+    def wait(self) -> ChildResult:
+        os.set_blocking(self.report_fd, False)
+        pidfd = os.pidfd_open(self.pid)
+        poller = select.poll()
+        for fd in (pidfd, self.report_fd, self.flags.wakeup_read):
+            poller.register(fd, select.POLLIN)
+        try:
+            while not self._child_exited(poller, pidfd):
+                pass
+            self._read_report(poller)
+            _, status = os.waitpid(self.pid, 0)
+        finally:
+            os.close(pidfd)
+            os.close(self.report_fd)
+        return ChildResult(
+            self.pid, status, Outcome.decode(bytes(self.report)), self.stopped_by,
+            self.for_shutdown,
+        )  # fmt: skip
+
+    def _child_exited(self, poller: select.poll, pidfd: int) -> bool:
+        now = time.monotonic()
+        self._act_on_signals(now)
+        self._act_on_timers(now)
+        wake_at = min(t for t in (self.next_heartbeat(), self.deadline, self._next_kill()) if t)
+        for fd, _ in poller.poll(max(0.0, wake_at - time.monotonic()) * 1000 + 1):
+            if fd == self.flags.wakeup_read:
+                self.flags.drain()
+            elif fd == self.report_fd:
+                self._read_report(poller)
+            elif fd == pidfd:
+                return True
+        return False
+
+    def _next_kill(self) -> float | None:
+        return self.plan[0][0] if self.plan else None
+
+    def _act_on_signals(self, now: float) -> None:
+        name = self.flags.take_stop_job()
+        if name is None:
+            return
+        if name in SHUTDOWN_SIGNALS and self.flags.shutdown:
+            self.for_shutdown = True
+        if self.stopped_by is None:
+            self.stopped_by = name
+            self.plan = self._stop_plan(now)
+
+    def _stop_plan(self, now: float) -> list[tuple[float, signal.Signals]]:
+        if not self.config.term_child:
+            return [(now, signal.SIGKILL)]
+        term_at = now + self.config.pre_shutdown_timeout
+        return [(term_at, signal.SIGTERM), (term_at + self.config.term_timeout, signal.SIGKILL)]
+
+    def _act_on_timers(self, now: float) -> None:
+        if self.deadline is not None and now >= self.deadline:
+            self.deadline = None
+            if self.stopped_by is None:
+                self.stopped_by = "timeout"
+            self.plan = [(now, signal.SIGKILL)]
+        while self.plan and self.plan[0][0] <= now:
+            _, signum = self.plan.pop(0)
+            self._send(signum)
+        if now >= self.next_heartbeat():
+            self.heartbeat()
+
+    def _send(self, signum: signal.Signals) -> None:
+        try:
+            os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def _read_report(self, poller: select.poll) -> None:
+        while True:
+            try:
+                chunk = os.read(self.report_fd, READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                if not self.report_closed:
+                    self.report_closed = True
+                    poller.unregister(self.report_fd)
+                return
+            self.report += chunk
+
+
+def judge(result: ChildResult, config: Config) -> Outcome | None:
+    """The job's outcome, or None when it must go back on its queue (shutdown)."""
+    reported = result.reported
+    if result.for_shutdown and (reported is None or reported.interrupted):
+        return None
+    if reported is not None and os.WIFEXITED(result.status) and os.WEXITSTATUS(result.status) == 0:
+        return reported
+    pid = result.pid
+    if result.stopped_by == "timeout":
+        return Outcome.failed(
+            DIRTY_EXIT,
+            f"Job timed out after {config.job_timeout:g}s (RESQUE_JOB_TIMEOUT): "
+            f"child process pid {pid} killed with SIGKILL",
+        )
+    if os.WIFSIGNALED(result.status):
+        signum = os.WTERMSIG(result.status)
+        name = signal.Signals(signum).name if signum in signal.valid_signals() else "signal"
+        return Outcome.failed(
+            DIRTY_EXIT,
+            f"Child process received unhandled signal pid {pid} {name} (signal {signum})",
+        )
+    code = os.WEXITSTATUS(result.status) if os.WIFEXITED(result.status) else result.status
+    return Outcome.failed(
+        DIRTY_EXIT, f"Child process exited with status {code} (pid {pid}) without finishing the job"
+    )

@@ -1,0 +1,352 @@
+"""The worker parent: reserve a job, fork a child for it, settle it; stay lean.
+
+Per job the parent makes two Redis round trips: ``reserve`` (atomically into
+this worker's in-flight list) and ``finish``/``requeue`` (ack or nack, which also
+counts, records the duration and writes any failure record). Everything else is
+on timers: heartbeat, dead-worker pruning, re-resolving wildcard queues, the
+``pause-all-workers`` flag. The parent is single-threaded (fork and threads do
+not mix); signals only set flags that the loop reads.
+
+When Redis is unreachable the loop backs off (capped, jittered) and retries;
+a finished job's outcome is kept in memory (``pending``) and settled once Redis
+answers again. Both settle operations are idempotent, so a retry after a reply
+lost in transit does nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import time
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from resque_proto import PrunePolicy, QueueWaiter, Reserved, Resque, connect
+from resque_proto.errors import MalformedPayload
+from resque_proto.payload import Job, decode_json, decode_payload
+from resque_proto.queue_patterns import is_dynamic, resolve_queues
+from resque_proto.records import failure_record
+from resque_proto.workers import make_worker_id
+from resque_worker.backoff import Backoff
+from resque_worker.child import child_main
+from resque_worker.config import Config
+from resque_worker.errors import UnknownJobClass
+from resque_worker.health import HealthFile
+from resque_worker.outcome import Outcome
+from resque_worker.proctitle import ProcTitle
+from resque_worker.registry import JobRegistry
+from resque_worker.signals import SignalFlags
+from resque_worker.supervisor import ChildWatch, judge
+
+log = logging.getLogger("resque_worker")
+
+IDLE_WAIT = 0.5  # longest blocking wait: bounds how late a shutdown signal is noticed
+CACHE_SECONDS = 1.0  # wildcard queue list and pause-all-workers flag are re-read this often
+SHUTDOWN_RETRY_SECONDS = 10.0  # how long a stopping worker retries Redis before giving up
+
+
+@dataclass
+class Settlement:
+    """What must still be written for a job the worker ran: an ack or a nack."""
+
+    reserved: Reserved
+    duration: float
+    failure: str | None = None
+    requeue: bool = False
+    attempts: int = 0
+
+
+class WorkerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Adds the worker id to every line, keeping the call's own ``extra`` fields."""
+
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[object, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
+def payload_object(payload: str) -> object:
+    """The payload as a failure record embeds it (undecodable bytes kept under ``raw``)."""
+    try:
+        return decode_json(payload)
+    except ValueError:
+        return {"class": None, "args": [], "raw": payload}
+
+
+class Worker:
+    def __init__(self, config: Config, registry: JobRegistry) -> None:
+        self.config = config
+        self.registry = registry
+        self.flags = SignalFlags(config.graceful_term)
+        self.title = ProcTitle(config.procline_prefix)
+        self.health = HealthFile(config.health_file)
+        self.resque = Resque(connect(config.redis_url, socket_timeout=5.0), config.namespace)
+        self.id = make_worker_id(config.queues, os.getpid())
+        self.policy = PrunePolicy(
+            ours_stale_after=config.prune_after,
+            lock_seconds=max(1, round(config.prune_interval)),
+            redelivery_limit=config.max_redeliveries,
+        )
+        self.backoff = Backoff()
+        self.waiter: QueueWaiter | None = None
+        self.pending: Settlement | None = None
+        self.registered = False
+        self.redis_down_since: float | None = None
+        self.next_heartbeat_at = 0.0
+        self.next_prune_at = 0.0
+        self.static_queues = None if is_dynamic(config.queues) else list(config.queues)
+        self.queue_cache: tuple[float, list[str]] = (float("-inf"), [])
+        self.pause_cache: tuple[float, bool] = (float("-inf"), False)
+        self.was_paused = False
+        self.log = WorkerLog(log, {"worker": self.id})
+
+    # -- the loop --------------------------------------------------------
+    def run(self) -> int:
+        self.flags.install()
+        self.title.set("Starting")
+        self.registry.run_hooks("before_first_fork")
+        gc.collect()
+        gc.freeze()  # children then share the parent's heap pages copy-on-write
+        self.log.info("worker starting", extra={"queues": list(self.config.queues)})
+        while not self.flags.shutdown:
+            try:
+                if not self.step():
+                    break
+                self.redis_up()
+            except redis.RedisError as error:
+                self.redis_down(error)
+        self.shut_down()
+        return 0
+
+    def step(self) -> bool:
+        """One turn of the loop; False when a burst worker has nothing left to do."""
+        self.settle()
+        self.housekeeping()
+        self.flags.take_stop_job()  # USR1 while idle stops nothing (as in Resque)
+        if self.paused():
+            if self.config.burst:
+                return False
+            self.title.paused()
+            self.health.touch()
+            self.flags.sleep(IDLE_WAIT)
+            return True
+        queues = self.queues()
+        reserved = self.resque.jobs.reserve(self.id, queues)
+        if reserved is None:
+            if self.config.burst:
+                return False
+            self.idle(queues)
+            return True
+        self.process(reserved)
+        return True
+
+    def idle(self, queues: list[str]) -> None:
+        self.title.waiting(queues)
+        self.health.touch()
+        if self.waiter is None:
+            self.waiter = self.resque.waiter(fallback_poll=min(0.1, self.config.interval))
+        self.waiter.wait(min(IDLE_WAIT, self.config.interval))
+
+    # -- one job ---------------------------------------------------------
+    def process(self, reserved: Reserved) -> None:
+        started = time.monotonic()
+        try:
+            job = decode_payload(reserved.payload)
+            job_class = self.registry.lookup(job.class_name)
+        except (MalformedPayload, UnknownJobClass) as error:
+            outcome: Outcome | None = Outcome.failed(type(error).__name__, str(error))
+        else:
+            self.title.processing(reserved.queue, job.class_name, int(time.time()))
+            outcome = self.execute(job, job_class)
+        duration = time.monotonic() - started
+        self.pending = self.settlement(reserved, duration, outcome)
+        self.settle()
+
+    def settlement(
+        self, reserved: Reserved, duration: float, outcome: Outcome | None
+    ) -> Settlement:
+        fields = {"queue": reserved.queue, "duration": round(duration, 6)}
+        if outcome is None:
+            self.log.info("job interrupted by shutdown, requeued", extra=fields)
+            return Settlement(reserved, duration, requeue=True)
+        if outcome.ok:
+            self.log.info("job done", extra=fields)
+            return Settlement(reserved, duration)
+        self.log.warning(
+            "job failed",
+            extra={**fields, "exception": outcome.exception, "error": outcome.error[:500]},
+        )
+        record = failure_record(
+            payload=payload_object(reserved.payload),
+            exception=outcome.exception,
+            error=outcome.error,
+            backtrace=outcome.backtrace,
+            worker=self.id,
+            queue=reserved.queue,
+        )
+        return Settlement(reserved, duration, failure=record)
+
+    def execute(self, job: Job, job_class: type) -> Outcome | None:
+        """Run the job in a forked child; None means "put it back" (shutdown)."""
+        try:
+            self.registry.run_hooks("before_fork", job)
+        except Exception as error:
+            return Outcome.from_exception(error)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            child_main(self.flags, write_fd, self.registry, job_class, job, self.config.term_child)
+        os.close(write_fd)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
+        self.title.forked(pid, int(time.time()))
+        watch = ChildWatch(
+            pid, read_fd, self.flags, self.config, self.heartbeat_quietly, self.next_heartbeat
+        )
+        return judge(watch.wait(), self.config)
+
+    def settle(self) -> None:
+        """Write the pending ack/nack; raises a RedisError (kept for a retry) if Redis is away."""
+        pending = self.pending
+        if pending is None:
+            return
+        pending.attempts += 1
+        if pending.requeue:
+            done = self.resque.jobs.requeue(self.id, pending.reserved)
+        else:
+            done = self.resque.jobs.finish(
+                self.id, pending.reserved, pending.duration, pending.failure
+            )
+        self.pending = None
+        if not done and pending.attempts == 1:
+            self.log.warning(
+                "job was no longer held by this worker (recovered by a pruner?)",
+                extra={"queue": pending.reserved.queue},
+            )
+
+    # -- timers: registration, heartbeat, pruning ------------------------
+    def housekeeping(self) -> None:
+        now = time.monotonic()
+        if not self.registered:
+            self.resque.workers.register(self.id)
+            self.registered = True
+            self.next_heartbeat_at = now + self.config.heartbeat_interval
+            self.log.info("worker registered")
+        if now >= self.next_heartbeat_at:
+            self.heartbeat()
+        if now >= self.next_prune_at:
+            self.prune()
+
+    def next_heartbeat(self) -> float:
+        return self.next_heartbeat_at
+
+    def heartbeat(self) -> None:
+        self.next_heartbeat_at = time.monotonic() + self.config.heartbeat_interval
+        self.health.touch()
+        self.resque.workers.heartbeat(self.id)
+        if not self.resque.redis.sismember(self.resque.keys.workers, self.id):
+            self.log.warning("worker was missing from the workers set; registering again")
+            self.resque.workers.register(self.id)
+
+    def heartbeat_quietly(self) -> None:
+        """Heartbeat while a job runs: a Redis outage must not disturb the job."""
+        try:
+            self.heartbeat()
+        except redis.RedisError as error:
+            self.log.warning("heartbeat failed", extra={"error": str(error)})
+
+    def prune(self) -> None:
+        self.next_prune_at = time.monotonic() + self.config.prune_interval
+        for recovery in self.resque.prune_dead_workers(self.id, self.policy):
+            self.log.warning(
+                "recovered jobs of a dead worker",
+                extra={
+                    "dead_worker": recovery.worker_id,
+                    "requeued": len(recovery.requeued),
+                    "failed": len(recovery.failed),
+                },
+            )
+
+    def queues(self) -> list[str]:
+        if self.static_queues is not None:
+            return self.static_queues
+        read_at, cached = self.queue_cache
+        if time.monotonic() - read_at >= CACHE_SECONDS:
+            cached = resolve_queues(self.config.queues, self.resque.queues.names())
+            self.queue_cache = (time.monotonic(), cached)
+        return cached
+
+    def paused(self) -> bool:
+        read_at, flag = self.pause_cache
+        if time.monotonic() - read_at >= CACHE_SECONDS:
+            flag = self.resque.stats.paused()
+            self.pause_cache = (time.monotonic(), flag)
+        paused = self.flags.paused or flag
+        if paused != self.was_paused:
+            self.was_paused = paused
+            self.log.info("paused" if paused else "resumed")
+        return paused
+
+    # -- Redis outages ---------------------------------------------------
+    def redis_down(self, error: redis.RedisError) -> None:
+        if self.redis_down_since is None:
+            self.redis_down_since = time.monotonic()
+            self.log.warning(
+                "Redis unavailable; retrying with backoff",
+                extra={"error": f"{type(error).__name__}: {error}"},
+                exc_info=not isinstance(error, redis.ConnectionError | redis.TimeoutError),
+            )
+        self.drop_connections()
+        self.health.touch()
+        self.flags.sleep(self.backoff.next_delay())
+
+    def drop_connections(self) -> None:
+        if self.waiter is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.waiter.close()
+            self.waiter = None
+        self.resque.redis.connection_pool.disconnect()
+
+    def redis_up(self) -> None:
+        if self.redis_down_since is None:
+            return
+        down_for = time.monotonic() - self.redis_down_since
+        self.redis_down_since = None
+        self.backoff.reset()
+        self.log.info("Redis reachable again", extra={"down_seconds": round(down_for, 3)})
+        self.requeue_orphans()
+        self.next_heartbeat_at = 0.0  # re-check registration now (Redis may have lost data)
+
+    def requeue_orphans(self) -> None:
+        """Jobs reserved by a call whose reply was lost in an outage: never run, put back."""
+        for orphan in self.resque.jobs.in_flight(self.id):
+            if self.resque.jobs.requeue(self.id, orphan):
+                self.log.warning("requeued a job reserved during an outage",
+                                 extra={"queue": orphan.queue})  # fmt: skip
+
+    # -- stopping --------------------------------------------------------
+    def shut_down(self) -> None:
+        self.title.set("Shutting down")
+        self.log.info("worker stopping", extra={"signal": self.flags.shutdown_reason})
+        deadline = time.monotonic() + SHUTDOWN_RETRY_SECONDS
+        while True:
+            try:
+                self.settle()
+                self.resque.workers.unregister(self.id)
+                break
+            except redis.RedisError as error:
+                if time.monotonic() >= deadline:
+                    self.log.error(
+                        "could not unregister; a pruner will recover this worker's jobs",
+                        extra={"error": str(error)},
+                    )
+                    break
+                self.drop_connections()
+                time.sleep(self.backoff.next_delay())
+        self.drop_connections()
+        self.log.info("worker stopped")
