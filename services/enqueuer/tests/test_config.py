@@ -1,0 +1,61 @@
+"""Configuration from the environment: defaults, parsing, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from resque_enqueuer.config import Config, ConfigError
+
+
+def test_defaults() -> None:
+    config = Config.from_env({})
+
+    assert config.redis_url == "redis://localhost:6379/0"
+    assert config.namespace == "resque"
+    assert config.tokens == ()
+    assert not config.auth_required
+    assert (config.max_body_bytes, config.max_batch) == (1024 * 1024, 1000)
+
+
+def test_values_are_read() -> None:
+    config = Config.from_env(
+        {
+            "REDIS_URL": "redis://r:6380/2",
+            "RESQUE_NAMESPACE": "staging",
+            "ENQUEUER_ALLOWED_QUEUES": "high*, low",
+            "ENQUEUER_ALLOWED_CLASSES": "Archive",
+            "ENQUEUER_MAX_BODY_BYTES": "2048",
+            "ENQUEUER_MAX_BATCH": "50",
+            "ENQUEUER_IDEMPOTENCY_TTL": "60",
+            "ENQUEUER_REDIS_TIMEOUT": "0.25",
+        }
+    )
+
+    assert config.redis_url == "redis://r:6380/2"
+    assert config.namespace == "staging"
+    assert config.allowed_queues == ("high*", "low")
+    assert config.allowed_classes == ("Archive",)
+    assert (config.max_body_bytes, config.max_batch, config.idempotency_ttl) == (2048, 50, 60)
+    assert config.redis_timeout == 0.25
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ENQUEUER_MAX_BATCH", "lots"),
+        ("ENQUEUER_MAX_BODY_BYTES", "0"),
+        ("ENQUEUER_IDEMPOTENCY_TTL", "-5"),
+        ("ENQUEUER_REDIS_TIMEOUT", "nan"),
+        ("ENQUEUER_REDIS_TIMEOUT", "inf"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({name: value})
+
+
+def test_an_unreadable_tokens_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ENQUEUER_TOKENS_FILE"):
+        Config.from_env({"ENQUEUER_TOKENS_FILE": str(tmp_path / "missing")})

@@ -1,0 +1,94 @@
+"""Idempotency-Key: a retry gets the first answer back and enqueues nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask.testing import FlaskClient
+
+JOB = {"queue": "file_serve", "class": "Archive", "args": [44]}
+
+
+def with_key(key: str, **headers: str) -> dict[str, str]:
+    return {"Idempotency-Key": key, **headers}
+
+
+def test_a_retry_returns_the_first_answer_and_enqueues_once(
+    client: FlaskClient, queued: Any
+) -> None:
+    first = client.post("/jobs", json=JOB, headers=with_key("order-1"))
+    again = client.post("/jobs", json=JOB, headers=with_key("order-1"))
+
+    assert first.status_code == again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(queued("file_serve")) == 1
+
+
+def test_a_batch_retry_enqueues_nothing_more(client: FlaskClient, queued: Any) -> None:
+    batch = {"jobs": [JOB, {**JOB, "queue": "other"}]}
+
+    first = client.post("/jobs/batch", json=batch, headers=with_key("b-1"))
+    again = client.post("/jobs/batch", json=batch, headers=with_key("b-1"))
+
+    assert again.get_json() == first.get_json()
+    assert len(queued("file_serve")) == len(queued("other")) == 1
+
+
+def test_different_keys_enqueue_separately(client: FlaskClient, queued: Any) -> None:
+    client.post("/jobs", json=JOB, headers=with_key("k-1"))
+    client.post("/jobs", json=JOB, headers=with_key("k-2"))
+
+    assert len(queued("file_serve")) == 2
+
+
+def test_reusing_a_key_for_another_request_is_a_422(client: FlaskClient, queued: Any) -> None:
+    client.post("/jobs", json=JOB, headers=with_key("k"))
+
+    reused = client.post("/jobs", json={**JOB, "args": [45]}, headers=with_key("k"))
+    other_endpoint = client.post("/jobs/batch", json={"jobs": [JOB]}, headers=with_key("k"))
+
+    assert reused.status_code == other_endpoint.status_code == 422
+    assert reused.get_json()["type"].endswith("idempotency-key-reused")
+    assert len(queued("file_serve")) == 1
+
+
+def test_keys_are_scoped_per_token(make_app: Any, queued: Any) -> None:
+    client = make_app(tokens=("alice", "bob")).test_client()
+
+    for token in ("alice", "bob"):
+        headers = with_key("same", Authorization=f"Bearer {token}")
+        assert client.post("/jobs", json=JOB, headers=headers).status_code == 202
+
+    assert len(queued("file_serve")) == 2
+
+
+def test_the_record_expires_after_the_configured_window(
+    make_app: Any, redis_client: redis.Redis
+) -> None:
+    client = make_app(idempotency_ttl=120).test_client()
+
+    client.post("/jobs", json=JOB, headers=with_key("k"))
+
+    [record] = redis_client.keys("resque:pyresque:idempotency:*")
+    assert 0 < redis_client.ttl(record) <= 120
+
+
+def test_an_invalid_request_stores_no_record(
+    client: FlaskClient, redis_client: redis.Redis, queued: Any
+) -> None:
+    bad = client.post("/jobs", json={"queue": "q"}, headers=with_key("k"))
+    good = client.post("/jobs", json=JOB, headers=with_key("k"))
+
+    assert (bad.status_code, good.status_code) == (422, 202)
+    assert len(queued("file_serve")) == 1
+
+
+def test_an_unusable_key_is_a_400(client: FlaskClient, redis_client: redis.Redis) -> None:
+    for key in ("x" * 256, "tab\there", "ключ"):
+        response = client.post("/jobs", json=JOB, headers={"Idempotency-Key": key})
+        assert response.status_code == 400, key
+        assert response.mimetype == "application/problem+json"
+    assert redis_client.keys("*") == []
