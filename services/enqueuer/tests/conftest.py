@@ -51,7 +51,8 @@ def queued(redis_client: redis.Redis) -> Queued:
     """``queued(queue)``: the exact payloads waiting on a queue of the test Redis."""
 
     def read(queue: str) -> list[str]:
-        return [item.decode() for item in redis_client.lrange(f"resque:queue:{queue}", 0, -1)]
+        items = redis_client.lrange(f"resque:queue:{queue}", 0, -1)
+        return [item.decode() if isinstance(item, bytes) else item for item in items]
 
     return read
 
