@@ -1,0 +1,118 @@
+"""Every state change: POST only (CSRF-checked in ``security``), then redirect.
+
+Destructive actions need ``confirm=yes``; without it the server answers with a
+confirmation page, so they are confirmed with JavaScript off too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from resque_frontend import failed
+from resque_frontend.context import resque
+from resque_proto import FailureMoved
+
+blueprint = Blueprint("actions", __name__)
+
+
+def _back(endpoint: str, notice: str, count: int | None = None, **values: Any) -> Response:
+    if count is not None:
+        values["n"] = count
+    return redirect(url_for(endpoint, notice=notice, **values), 303)
+
+
+def _confirmed(question: str, button: str) -> str | None:
+    """None when the form says ``confirm=yes``; else the confirmation page."""
+    if request.form.get("confirm") == "yes":
+        return None
+    return render_template("confirm.html", question=question, button=button, totals=None)
+
+
+@blueprint.post("/failed/<int:index>/<record_id>/retry")
+def retry(index: int, record_id: str) -> Response:
+    r = resque()
+    item = failed.find(r, index, record_id)
+    if item is None:
+        return _back("pages.failed_list", "moved")
+    try:
+        at = r.failures.retry(item.index, item.failure.raw)
+    except FailureMoved:
+        return _back("pages.failed_list", "moved")
+    except ValueError:
+        return _back("pages.failed_list", "not-retryable")
+    fresh = r.failures.get(at)
+    if fresh is None:
+        return _back("pages.failed_list", "retried")
+    return _back("pages.failure", "retried", index=at, record_id=failed.view(at, fresh.raw).id)
+
+
+@blueprint.post("/failed/<int:index>/<record_id>/remove")
+def remove(index: int, record_id: str) -> Response | str:
+    r = resque()
+    item = failed.find(r, index, record_id)
+    if item is None:
+        return _back("pages.failed_list", "moved")
+    page = _confirmed(
+        f"Remove the failure record of {item.job.class_name} ({item.failure.exception})?",
+        "Remove record",
+    )
+    if page is not None:
+        return page
+    try:
+        r.failures.remove(item.failure.raw)
+    except FailureMoved:
+        return _back("pages.failed_list", "moved")
+    return _back("pages.failed_list", "removed")
+
+
+@blueprint.post("/failed/retry-all")
+def retry_all() -> Response | str:
+    page = _confirmed("Put every failed job back on its queue?", "Retry all")
+    if page is not None:
+        return page
+    return _back("pages.failed_list", "retried-all", resque().failures.retry_all())
+
+
+@blueprint.post("/failed/clear")
+def clear() -> Response | str:
+    page = _confirmed("Delete every failure record? This cannot be undone.", "Clear all")
+    if page is not None:
+        return page
+    return _back("pages.failed_list", "cleared", resque().failures.clear())
+
+
+@blueprint.post("/failed/clear-retried")
+def clear_retried() -> Response | str:
+    page = _confirmed("Delete every failure record that was already retried?", "Clear retried")
+    if page is not None:
+        return page
+    return _back("pages.failed_list", "cleared-retried", resque().failures.clear_retried())
+
+
+@blueprint.post("/queues/<name>/remove")
+def remove_queue(name: str) -> Response | str:
+    r = resque()
+    page = _confirmed(
+        f"Remove the queue {name!r} and drop the {r.queues.size(name)} jobs waiting in it?",
+        "Remove queue",
+    )
+    if page is not None:
+        return page
+    size = r.queues.size(name)
+    r.queues.remove_queue(name)
+    return _back("pages.queues", "queue-removed", size)
+
+
+@blueprint.post("/workers/pause")
+def pause() -> Response:
+    resque().stats.pause_all()
+    return _back("pages.overview", "paused")
+
+
+@blueprint.post("/workers/resume")
+def resume() -> Response:
+    resque().stats.resume_all()
+    return _back("pages.overview", "resumed")

@@ -1,0 +1,135 @@
+"""The failed list as pages, newest first; filters; finding one record by id.
+
+A record is addressed by its index *and* its id (``failure_id``: a hash of its
+exact bytes). Actions look the record up near its index and act on those exact
+bytes, so a list that changed meanwhile can never make them hit another record
+(Resque issue #1293); a retried record has new bytes, so a new id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from resque_frontend.presenters import JobView, job_view, parse_time
+from resque_proto import Resque
+from resque_proto.records import Failure, failure_id
+from resque_proto.text import texts
+
+SCAN_CHUNK = 1000
+SCAN_LIMIT = 10_000
+LOOKUP_WINDOW = 500
+
+
+@dataclass(frozen=True)
+class FailureView:
+    failure: Failure
+    id: str
+    job: JobView
+    failed_at: datetime | None
+    retried_at: datetime | None
+
+    @property
+    def index(self) -> int:
+        return self.failure.index
+
+
+def view(index: int, raw: str) -> FailureView:
+    failure = Failure.decode(index, raw)
+    return FailureView(
+        failure=failure,
+        id=failure_id(raw),
+        job=job_view(failure.payload),
+        failed_at=parse_time(failure.failed_at, "failed_at"),
+        retried_at=parse_time(failure.retried_at, "failed_at"),
+    )
+
+
+@dataclass(frozen=True)
+class FailureFilter:
+    """Exact queue; case-insensitive substring of the job class and of the exception."""
+
+    queue: str = ""
+    class_name: str = ""
+    exception: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.queue or self.class_name or self.exception)
+
+    def params(self) -> dict[str, str]:
+        """The non-empty filter fields as query parameters."""
+        fields = {"queue": self.queue, "class": self.class_name, "exception": self.exception}
+        return {name: value for name, value in fields.items() if value}
+
+    def matches(self, item: FailureView) -> bool:
+        if self.queue and item.failure.queue != self.queue:
+            return False
+        classes = f"{item.job.class_name} {item.job.wrapper or ''}".lower()
+        if self.class_name and self.class_name.lower() not in classes:
+            return False
+        exception = (item.failure.exception or "").lower()
+        return not (self.exception and self.exception.lower() not in exception)
+
+
+@dataclass(frozen=True)
+class FailedPage:
+    items: list[FailureView]
+    total: int
+    older_before: int | None
+    scanned: int = 0
+
+
+def newest_page(resque: Resque, page: int, per_page: int) -> FailedPage:
+    """Page ``page`` (0 = newest) in one round trip, using negative list indexes."""
+    pipe = resque.redis.pipeline(transaction=False)
+    pipe.llen(resque.keys.failed)
+    pipe.lrange(resque.keys.failed, -(page + 1) * per_page, -page * per_page - 1)
+    total, raw = pipe.execute()
+    total = int(total)
+    records = texts(raw)
+    last = total - 1 - page * per_page
+    first = last - len(records) + 1
+    items = [view(first + i, item) for i, item in enumerate(records)]
+    items.reverse()
+    older = first if first > 0 and items else None
+    return FailedPage(items, total, older)
+
+
+def filtered_page(
+    resque: Resque, wanted: FailureFilter, before: int | None, per_page: int
+) -> FailedPage:
+    """Matching records older than index ``before`` (None = from the newest), newest
+    first. Scans at most ``SCAN_LIMIT`` records, so a page costs a bounded number of
+    round trips; ``older_before`` says where to continue."""
+    total = resque.failures.count()
+    upper = total if before is None else min(before, total)
+    found: list[FailureView] = []
+    scanned = 0
+    while upper > 0 and scanned < SCAN_LIMIT:
+        lower = max(0, upper - SCAN_CHUNK)
+        chunk = texts(resque.redis.lrange(resque.keys.failed, lower, upper - 1))
+        for offset in range(len(chunk) - 1, -1, -1):
+            index = lower + offset
+            scanned += 1
+            item = view(index, chunk[offset])
+            if wanted.matches(item):
+                found.append(item)
+                if len(found) == per_page:
+                    return FailedPage(found, total, index if index > 0 else None, scanned)
+        upper = lower
+    return FailedPage(found, total, upper if upper > 0 else None, scanned)
+
+
+def find(resque: Resque, index: int, record_id: str) -> FailureView | None:
+    """The record with this id nearest to ``index`` (records only shift towards the
+    head when older ones are removed), or None when it is gone or has changed."""
+    if index < 0:
+        return None
+    lower = max(0, index - LOOKUP_WINDOW)
+    chunk = texts(resque.redis.lrange(resque.keys.failed, lower, index + LOOKUP_WINDOW))
+    matches = [lower + i for i, raw in enumerate(chunk) if failure_id(raw) == record_id]
+    if not matches:
+        return None
+    nearest = min(matches, key=lambda at: abs(at - index))
+    return view(nearest, chunk[nearest - lower])

@@ -1,0 +1,147 @@
+"""``/metrics``: Prometheus families computed from Redis at scrape time.
+
+A custom collector (no process-global gauges), so every gunicorn worker and
+every replica reports the same numbers. Two pipelined round trips per scrape,
+whatever the number of jobs or failures: one for the registries and counters,
+one per-queue/per-worker pass. Redis down gives ``resque_up 0`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import redis
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from resque_proto import Resque
+from resque_proto.histogram import cumulative
+from resque_proto.queues import QueuedJob
+from resque_proto.text import text, texts
+
+ENQUEUED_AT = "enqueued_at"
+
+
+@dataclass
+class QueueSample:
+    size: int
+    oldest_enqueued_at: float | None
+    buckets: list[tuple[str, int]]
+    duration_sum: float
+    duration_count: int
+
+
+@dataclass
+class Sample:
+    """Everything one scrape reports, read from Redis."""
+
+    processed: int
+    failed: int
+    failed_records: int
+    workers: dict[str, int] = field(default_factory=dict)
+    queues: dict[str, QueueSample] = field(default_factory=dict)
+
+
+def head_enqueued_at(head: bytes | None) -> float | None:
+    """Enqueue time of a queue's head job, when its payload carries ``enqueued_at``."""
+    raw = text(head)
+    if raw is None:
+        return None
+    value = QueuedJob.decode(0, raw).extras.get(ENQUEUED_AT)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def read_sample(resque: Resque) -> Sample:
+    keys = resque.keys
+    first = resque.redis.pipeline(transaction=False)
+    first.smembers(keys.queues)
+    first.smembers(keys.workers)
+    first.get(keys.stat("processed"))
+    first.get(keys.stat("failed"))
+    first.llen(keys.failed)
+    queue_set, worker_set, processed, failed, failed_records = first.execute()
+    queues, workers = sorted(texts(queue_set)), sorted(texts(worker_set))
+
+    second = resque.redis.pipeline(transaction=False)
+    for name in queues:
+        second.llen(keys.queue(name))
+        second.lindex(keys.queue(name), 0)
+        second.hgetall(keys.durations(name))
+    for worker_id in workers:
+        second.exists(keys.worker(worker_id))
+    results = second.execute()
+
+    sample = Sample(int(processed or 0), int(failed or 0), int(failed_records))
+    for n, name in enumerate(queues):
+        size, head, durations = results[3 * n : 3 * n + 3]
+        buckets, total, count = cumulative(durations)
+        sample.queues[name] = QueueSample(int(size), head_enqueued_at(head), buckets, total, count)
+    busy = sum(1 for flag in results[3 * len(queues) :] if int(flag))
+    sample.workers = {"busy": busy, "idle": len(workers) - busy}
+    return sample
+
+
+def families(sample: Sample, now: float) -> Iterator[Metric]:
+    jobs = GaugeMetricFamily("resque_queue_jobs", "Jobs waiting in the queue.", labels=["queue"])
+    latency = GaugeMetricFamily(
+        "resque_queue_latency_seconds",
+        "Age of the oldest waiting job (0 when empty or when its enqueue time is unknown).",
+        labels=["queue"],
+    )
+    durations = HistogramMetricFamily(
+        "resque_job_duration_seconds", "Job run time, recorded by workers.", labels=["queue"]
+    )
+    for name, queue in sample.queues.items():
+        jobs.add_metric([name], queue.size)
+        age = 0.0 if queue.oldest_enqueued_at is None else max(0.0, now - queue.oldest_enqueued_at)
+        latency.add_metric([name], age if queue.size else 0.0)
+        durations.add_metric([name], queue.buckets, queue.duration_sum)
+    workers = GaugeMetricFamily("resque_workers", "Registered workers by state.", labels=["state"])
+    for state in ("idle", "busy"):
+        workers.add_metric([state], sample.workers.get(state, 0))
+    yield jobs
+    yield latency
+    yield workers
+    yield CounterMetricFamily(
+        "resque_jobs_processed", "Jobs processed (stat:processed).", value=sample.processed
+    )
+    yield CounterMetricFamily(
+        "resque_jobs_failed", "Jobs failed (stat:failed).", value=sample.failed
+    )
+    yield GaugeMetricFamily(
+        "resque_failed_jobs", "Records in the failed list.", value=sample.failed_records
+    )
+    yield durations
+
+
+def up(value: int) -> GaugeMetricFamily:
+    return GaugeMetricFamily("resque_up", "1 when Redis answered this scrape.", value=value)
+
+
+class ResqueCollector(Collector):
+    def __init__(self, resque: Resque) -> None:
+        self.resque = resque
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            sample = read_sample(self.resque)
+        except (redis.RedisError, OSError):
+            yield up(0)
+            return
+        yield from families(sample, time.time())
+        yield up(1)
+
+
+def registry_for(resque: Resque) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ResqueCollector(resque))
+    return registry

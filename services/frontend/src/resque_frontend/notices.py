@@ -1,0 +1,41 @@
+"""Messages shown after a redirect: fixed texts chosen by a code in the URL, so
+nothing a visitor types is ever echoed into the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import request
+
+
+@dataclass(frozen=True)
+class Notice:
+    level: str  # "ok" or "warn"
+    text: str
+
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "retried": ("ok", "The job was put back on its queue; the record stays, marked retried."),
+    "removed": ("ok", "The failure record was removed."),
+    "moved": (
+        "warn",
+        "That failure record moved or changed since the page was loaded (someone else "
+        "retried, removed or cleared it). Nothing was changed.",
+    ),
+    "not-retryable": ("warn", "That record has no queue or payload to retry. Nothing changed."),
+    "retried-all": ("ok", "{n} failed jobs were put back on their queues."),
+    "cleared": ("ok", "{n} failure records were deleted."),
+    "cleared-retried": ("ok", "{n} retried failure records were deleted."),
+    "queue-removed": ("ok", "The queue and its {n} waiting jobs were removed."),
+    "paused": ("ok", "Every worker is paused (pause-all-workers)."),
+    "resumed": ("ok", "Workers are taking jobs again."),
+}
+
+
+def current() -> Notice | None:
+    code = request.args.get("notice", "")
+    if code not in MESSAGES:
+        return None
+    level, template = MESSAGES[code]
+    count = request.args.get("n", "0")
+    return Notice(level, template.format(n=int(count) if count.isdigit() else 0))

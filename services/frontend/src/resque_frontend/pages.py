@@ -1,0 +1,114 @@
+"""The dashboard's pages (GET only; every change is a POST in ``actions``)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+
+from resque_frontend import failed, reads
+from resque_frontend.context import int_arg, resque, settings
+from resque_frontend.failed import FailureFilter
+
+blueprint = Blueprint("pages", __name__)
+
+QUEUE_PAGE = 20
+FAILED_PAGE = 25
+
+
+@blueprint.get("/")
+def overview() -> str:
+    r = resque()
+    totals = reads.totals(r)
+    queues = reads.queue_rows(r, totals.queue_names, totals.now)
+    busy = [w for w in reads.workers(r, settings(), totals.now) if w.info.busy]
+    return render_template("overview.html", live=True, totals=totals, queues=queues, busy=busy)
+
+
+@blueprint.get("/working")
+def working() -> str:
+    r = resque()
+    totals = reads.totals(r)
+    views = reads.workers(r, settings(), totals.now)
+    busy = sorted((w for w in views if w.info.busy), key=lambda w: -(w.running_for or 0))
+    return render_template(
+        "working.html", live=True, totals=totals, busy=busy, worker_total=len(views)
+    )
+
+
+@blueprint.get("/queues")
+def queues() -> str:
+    r = resque()
+    totals = reads.totals(r)
+    rows = reads.queue_rows(r, totals.queue_names, totals.now)
+    return render_template("queues.html", totals=totals, queues=rows)
+
+
+@blueprint.get("/queues/<name>")
+def queue(name: str) -> str:
+    r = resque()
+    totals = reads.totals(r)
+    page = int_arg("page")
+    size, jobs = reads.queue_page(r, name, page * QUEUE_PAGE, QUEUE_PAGE)
+    if name not in totals.queue_names and size == 0:
+        abort(404, f"There is no queue named {name!r}.")
+    return render_template(
+        "queue.html", totals=totals, name=name, size=size, jobs=jobs, page=page,
+        per_page=QUEUE_PAGE,
+    )  # fmt: skip
+
+
+@blueprint.get("/workers")
+def workers() -> str:
+    r = resque()
+    totals = reads.totals(r)
+    views = reads.workers(r, settings(), totals.now)
+    return render_template(
+        "workers.html", live=True, totals=totals, hosts=reads.by_host(views), count=len(views),
+        stale=sum(1 for v in views if v.stale), busy=sum(1 for v in views if v.info.busy),
+    )  # fmt: skip
+
+
+@blueprint.get("/workers/<path:worker_id>")
+def worker(worker_id: str) -> str:
+    r = resque()
+    totals = reads.totals(r)
+    info = r.workers.get(worker_id)
+    if info is None:
+        abort(404, "That worker is not registered (it may have exited).")
+    view = reads.worker_view(info, settings(), totals.now)
+    return render_template("worker.html", live=True, totals=totals, worker=view)
+
+
+def _filter() -> FailureFilter:
+    return FailureFilter(
+        queue=request.args.get("queue", "").strip(),
+        class_name=request.args.get("class", "").strip(),
+        exception=request.args.get("exception", "").strip(),
+    )
+
+
+@blueprint.get("/failed")
+def failed_list() -> str:
+    r = resque()
+    totals = reads.totals(r)
+    wanted = _filter()
+    page = int_arg("page")
+    if wanted.active:
+        before = int_arg("before", default=-1, minimum=0) if "before" in request.args else None
+        listing = failed.filtered_page(r, wanted, before, FAILED_PAGE)
+    else:
+        listing = failed.newest_page(r, page, FAILED_PAGE)
+    return render_template(
+        "failed.html", totals=totals, listing=listing, wanted=wanted, page=page,
+        per_page=FAILED_PAGE,
+    )  # fmt: skip
+
+
+@blueprint.get("/failed/<int:index>/<record_id>")
+def failure(index: int, record_id: str) -> str:
+    r = resque()
+    totals = reads.totals(r)
+    item = failed.find(r, index, record_id)
+    if item is None:
+        abort(404, "That failure record is gone or has changed (it was retried, removed or "
+                   "cleared since the link was made).")  # fmt: skip
+    return render_template("failure.html", totals=totals, item=item)

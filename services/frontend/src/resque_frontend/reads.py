@@ -1,0 +1,126 @@
+"""Pipelined reads behind the pages: a constant number of round trips per page,
+whatever the number of jobs or failures (cost grows only with queues and workers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from resque_frontend.config import Settings
+from resque_frontend.metrics import head_enqueued_at
+from resque_frontend.presenters import JobView, job_view, parse_time, seconds_between
+from resque_proto import Resque, WorkerInfo
+from resque_proto.queues import QueuedJob
+from resque_proto.text import text, texts
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Resque.info's numbers plus the clock of Redis, read in one round trip."""
+
+    queue_names: list[str]
+    worker_count: int
+    processed: int
+    failed: int
+    failed_records: int
+    paused: bool
+    now: float
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    name: str
+    size: int
+    latency: float | None
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    info: WorkerInfo
+    job: JobView | None
+    job_queue: str | None
+    run_at: datetime | None
+    running_for: float | None
+    started: datetime | None
+    heartbeat_age: float | None
+    stale: bool
+
+    @property
+    def state(self) -> str:
+        return self.info.state
+
+
+def totals(resque: Resque) -> Totals:
+    keys = resque.keys
+    pipe = resque.redis.pipeline(transaction=False)
+    pipe.smembers(keys.queues)
+    pipe.scard(keys.workers)
+    pipe.get(keys.stat("processed"))
+    pipe.get(keys.stat("failed"))
+    pipe.llen(keys.failed)
+    pipe.get(keys.pause_all)
+    pipe.time()
+    queues, workers, processed, failed, records, paused, (secs, micros) = pipe.execute()
+    return Totals(
+        queue_names=sorted(texts(queues)),
+        worker_count=int(workers),
+        processed=int(processed or 0),
+        failed=int(failed or 0),
+        failed_records=int(records),
+        paused=paused == b"true",
+        now=float(secs) + float(micros) / 1e6,
+    )
+
+
+def queue_rows(resque: Resque, names: list[str], now: float) -> list[QueueRow]:
+    """Size and latency (age of the head job, when it carries ``enqueued_at``)."""
+    pipe = resque.redis.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(resque.keys.queue(name))
+        pipe.lindex(resque.keys.queue(name), 0)
+    results = pipe.execute()
+    rows = []
+    for n, name in enumerate(names):
+        size, head = int(results[2 * n]), results[2 * n + 1]
+        enqueued = head_enqueued_at(head)
+        latency = None if enqueued is None else max(0.0, now - enqueued)
+        rows.append(QueueRow(name, size, latency))
+    return rows
+
+
+def queue_page(resque: Resque, name: str, start: int, count: int) -> tuple[int, list[QueuedJob]]:
+    pipe = resque.redis.pipeline(transaction=False)
+    pipe.llen(resque.keys.queue(name))
+    pipe.lrange(resque.keys.queue(name), start, start + count - 1)
+    size, raw = pipe.execute()
+    return int(size), [QueuedJob.decode(start + i, item) for i, item in enumerate(texts(raw))]
+
+
+def worker_view(info: WorkerInfo, settings: Settings, now: float) -> WorkerView:
+    job: dict[str, Any] | None = info.job
+    run_at = parse_time(job.get("run_at"), "run_at") if job else None
+    age = seconds_between(info.heartbeat, now)
+    limit = settings.ours_stale_after if info.ours else settings.ruby_stale_after
+    return WorkerView(
+        info=info,
+        job=job_view(job.get("payload")) if job else None,
+        job_queue=text(job.get("queue")) if job and isinstance(job.get("queue"), str) else None,
+        run_at=run_at,
+        running_for=seconds_between(run_at, now),
+        started=parse_time(info.started, "started"),
+        heartbeat_age=age,
+        stale=age is not None and age > limit,
+    )
+
+
+def workers(resque: Resque, settings: Settings, now: float) -> list[WorkerView]:
+    return [worker_view(info, settings, now) for info in resque.workers.all()]
+
+
+def by_host(views: list[WorkerView]) -> dict[str, list[WorkerView]]:
+    hosts: dict[str, list[WorkerView]] = {}
+    for view in sorted(views, key=lambda v: (v.info.host, v.info.pid or 0, v.info.id)):
+        hosts.setdefault(view.info.host, []).append(view)
+    return hosts
