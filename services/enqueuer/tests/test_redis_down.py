@@ -1,0 +1,35 @@
+"""Redis unreachable: a fast 503 with Retry-After, nothing written, recovery after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from redis_runner.server import RedisServer
+
+JOB = {"queue": "file_serve", "class": "Archive", "args": [44]}
+
+
+def test_redis_down_is_a_503_and_the_service_recovers(make_app: Any, fresh_redis: Any) -> None:
+    server: RedisServer = fresh_redis()
+    client = make_app(redis_url=server.url, retry_after=3).test_client()
+    assert client.post("/jobs", json=JOB).status_code == 202
+
+    server.kill()
+    for path, document in (("/jobs", JOB), ("/jobs/batch", {"jobs": [JOB, JOB]})):
+        for headers in ({}, {"Idempotency-Key": "retry-me"}):
+            response = client.post(path, json=document, headers=headers)
+            assert response.status_code == 503
+            assert response.mimetype == "application/problem+json"
+            assert response.headers["Retry-After"] == "3"
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.headers["Retry-After"] == "3"
+    assert client.get("/healthz").status_code == 200
+
+    server.start()
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/jobs", json=JOB, headers={"Idempotency-Key": "retry-me"}).status_code == 202
+    after = redis.Redis.from_url(server.url)
+    assert after.llen("resque:queue:file_serve") == 2
+    after.close()
