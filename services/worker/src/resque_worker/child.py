@@ -8,8 +8,11 @@ atexit handlers, no flushing of the parent's buffers twice).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
+import sys
 from types import FrameType
 from typing import NoReturn
 
@@ -19,6 +22,9 @@ from resque_worker.errors import TermException
 from resque_worker.outcome import SUCCESS, Outcome
 from resque_worker.registry import JobRegistry
 from resque_worker.signals import SignalFlags
+
+PR_SET_PDEATHSIG = 1
+LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
 
 
 def run_job(registry: JobRegistry, job_class: type, job: Job, forked: bool) -> Outcome:
@@ -48,10 +54,12 @@ def child_main(
 ) -> NoReturn:
     """Entry point of the forked child; never returns."""
     status = 0
+    parent = os.getppid()
     try:
         with contextlib.suppress(OSError):  # the parent may have done it already
             os.setpgid(0, 0)
         flags.reset_in_child()
+        die_with_parent(parent)
         if term_child:
             signal.signal(signal.SIGTERM, raise_term)
         outcome = run_job(registry, job_class, job, forked=True)
@@ -60,6 +68,15 @@ def child_main(
         status = 70  # could not even report: the parent records a DirtyExit
     finally:
         os._exit(status)
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this child if the worker dies (SIGKILL, OOM): otherwise the job
+    would keep running while a pruner hands it to another worker."""
+    if LIBC is not None:
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -1,0 +1,97 @@
+"""Helpers for worker tests: real ``resque-worker`` processes, job events, polling."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from resque_proto import Resque
+
+DEADLINE = 60.0
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
+    """Poll until ``predicate()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], log_path: Path, args: list[str]) -> None:
+        self.log_path = log_path
+        self.queues = env.get("QUEUES", "")
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "resque_worker", *args], env=env, stderr=log
+            )
+        self.pid = self.process.pid
+        self.id = f"{socket.gethostname()}:{self.pid}:{self.queues}"
+
+    def logs(self) -> list[dict[str, Any]]:
+        entries = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue  # a traceback line, or a line still being written
+        return entries
+
+    def logged(self, message: str) -> bool:
+        return any(entry.get("msg") == message for entry in self.logs())
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def wait(self, timeout: float = DEADLINE) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class Events:
+    """The JSON lines the test jobs append."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def all(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
+    def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            e for e in self.all()
+            if e["event"] == kind and all(e.get(k) == v for k, v in match.items())
+        ]  # fmt: skip
+
+
+def wait_registered(resque: Resque, worker: WorkerProcess) -> None:
+    wait_for(lambda: worker.id in resque.workers.ids(), what=f"{worker.id} registered")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by its parent) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -1,0 +1,122 @@
+"""Jobs the worker tests enqueue (put on PYTHONPATH, named in RESQUE_JOBS).
+
+Every job appends JSON events to the file named by ``WORKER_TEST_EVENTS`` so a
+test can see what ran, where (pid) and in what order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from resque_worker import DontPerform, TermException
+
+
+def event(kind: str, **fields: Any) -> None:
+    line = json.dumps({"event": kind, "pid": os.getpid(), **fields}) + "\n"
+    fd = os.open(os.environ["WORKER_TEST_EVENTS"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+class Record:
+    @staticmethod
+    def perform(tag: Any) -> None:
+        event("ran", tag=tag)
+
+
+class Sleep:
+    """Announces its start, sleeps, announces its end."""
+
+    @staticmethod
+    def perform(tag: str, seconds: float) -> None:
+        event("start", tag=tag)
+        time.sleep(seconds)
+        event("finish", tag=tag)
+
+
+class StubbornSleep:
+    """Swallows TermException and keeps sleeping: only SIGKILL stops it."""
+
+    @staticmethod
+    def perform(tag: str, seconds: float) -> None:
+        event("start", tag=tag)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.05)
+            except TermException:
+                event("term", tag=tag)
+        event("finish", tag=tag)
+
+
+class KillSelf:
+    @staticmethod
+    def perform() -> None:
+        event("start", tag="killself")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ExitWith:
+    @staticmethod
+    def perform(code: int) -> None:
+        os._exit(code)
+
+
+class Hooked:
+    @classmethod
+    def before_perform_a(cls, *args: Any) -> None:
+        event("hook", name="before_perform_a", args=list(args))
+
+    @classmethod
+    def before_perform_b(cls, *args: Any) -> None:
+        event("hook", name="before_perform_b", args=list(args))
+        if args and args[0] == "skip":
+            raise DontPerform("skipped by hook")
+
+    @classmethod
+    def around_perform_a(cls, proceed: Callable[[], Any], *args: Any) -> None:
+        event("hook", name="around_perform_a:before")
+        proceed()
+        event("hook", name="around_perform_a:after")
+
+    @classmethod
+    def around_perform_b(cls, proceed: Callable[[], Any], *args: Any) -> None:
+        event("hook", name="around_perform_b:before")
+        proceed()
+        event("hook", name="around_perform_b:after")
+
+    @classmethod
+    def perform(cls, mode: str) -> None:
+        event("hook", name="perform")
+        if mode == "fail":
+            raise ValueError("hooked job failed")
+
+    @classmethod
+    def after_perform_a(cls, *args: Any) -> None:
+        event("hook", name="after_perform_a")
+
+    @classmethod
+    def on_failure_a(cls, error: BaseException, *args: Any) -> None:
+        event("hook", name="on_failure_a", error=str(error))
+
+
+def before_first_fork() -> None:
+    event("worker_hook", name="before_first_fork")
+
+
+def before_fork(job: Any) -> None:
+    event("worker_hook", name="before_fork", job=job.class_name)
+
+
+def after_fork(job: Any) -> None:
+    event("worker_hook", name="after_fork", job=job.class_name)
+
+
+RESQUE_CLASS_NAMES = {"Billing::Invoice": Record}
