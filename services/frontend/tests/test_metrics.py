@@ -1,0 +1,120 @@
+"""/metrics: every family checked value by value against a known Redis state."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from flask.testing import FlaskClient
+from frontend_testkit import RUBY_WORKER, seed_ruby
+from prometheus_client.parser import text_string_to_metric_families
+
+from resque_frontend.app import create_app
+from resque_frontend.config import Settings
+from resque_proto import Resque, connect
+from resque_proto.histogram import BUCKETS
+
+FAMILIES = {
+    "resque_queue_jobs": "gauge",
+    "resque_queue_latency_seconds": "gauge",
+    "resque_workers": "gauge",
+    "resque_jobs_processed": "counter",
+    "resque_jobs_failed": "counter",
+    "resque_failed_jobs": "gauge",
+    "resque_job_duration_seconds": "histogram",
+    "resque_up": "gauge",
+}
+
+
+def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    values = {}
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return values
+
+
+def family_types(client: FlaskClient) -> dict[str, str]:
+    body = client.get("/metrics").get_data(as_text=True)
+    return {f.name: f.type for f in text_string_to_metric_families(body)}
+
+
+def test_every_family_has_its_contract_name_and_type(client: FlaskClient) -> None:
+    assert family_types(client) == FAMILIES
+
+
+def test_values_match_a_known_redis_state(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    seed_ruby(resque, redis_client)  # 3 Ruby jobs on file_serve, a busy Ruby worker, 2 records
+    for n in range(4):
+        resque.enqueue("high", "Archive", n)
+    resque.workers.register("ours:10:high")
+    for duration in (0.0005, 0.003, 0.003, 42.0):
+        reserved = resque.jobs.reserve("ours:10:high", ["high"])
+        assert reserved is not None
+        resque.jobs.finish("ours:10:high", reserved, duration)
+    resque.enqueue("high", "Archive", 4)
+
+    values = scrape(client)
+
+    assert values[("resque_queue_jobs", (("queue", "file_serve"),))] == 3
+    assert values[("resque_queue_jobs", (("queue", "high"),))] == 1
+    # Ruby's payloads carry no enqueue time: latency unknown, reported as 0.
+    assert values[("resque_queue_latency_seconds", (("queue", "file_serve"),))] == 0
+    high_latency = values[("resque_queue_latency_seconds", (("queue", "high"),))]
+    assert 0 <= high_latency < 60
+    assert values[("resque_workers", (("state", "busy"),))] == 1  # the Ruby worker
+    assert values[("resque_workers", (("state", "idle"),))] == 1  # ours, finished
+    assert values[("resque_jobs_processed_total", ())] == 22 + 4
+    assert values[("resque_jobs_failed_total", ())] == 2
+    assert values[("resque_failed_jobs", ())] == 2
+    high = (("le", "+Inf"), ("queue", "high"))
+    assert values[("resque_job_duration_seconds_bucket", high)] == 4
+    expected = {0.001: 1, 0.0025: 1, 0.005: 3, 30.0: 3, 60.0: 4}
+    for bound, count in expected.items():
+        assert bound in BUCKETS
+        key = ("resque_job_duration_seconds_bucket", (("le", repr(bound)), ("queue", "high")))
+        assert values[key] == count, bound
+    assert values[("resque_job_duration_seconds_count", (("queue", "high"),))] == 4
+    total = values[("resque_job_duration_seconds_sum", (("queue", "high"),))]
+    assert abs(total - 42.0065) < 1e-6
+    assert values[("resque_up", ())] == 1
+    assert not any(RUBY_WORKER in str(labels) for _, labels in values)  # no worker ids
+
+
+def test_latency_is_the_age_of_the_head_job(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    old = time.time() - 120
+    resque.jobs.push("slow", "Archive", [1], {"id": "a", "enqueued_at": old})
+    resque.enqueue("slow", "Archive", 2)
+    latency = scrape(client)[("resque_queue_latency_seconds", (("queue", "slow"),))]
+    assert 120 <= latency < 600
+
+
+def test_empty_redis_reports_zero_workers_and_up(client: FlaskClient) -> None:
+    values = scrape(client)
+    assert values[("resque_workers", (("state", "busy"),))] == 0
+    assert values[("resque_workers", (("state", "idle"),))] == 0
+    assert values[("resque_up", ())] == 1
+
+
+def test_redis_down_answers_up_zero_not_an_error(fresh_redis) -> None:  # type: ignore[no-untyped-def]
+    server = fresh_redis()
+    resque = Resque(connect(server.url, socket_timeout=1.0, connect_timeout=1.0), "resque")
+    resque.enqueue("q", "Archive", 1)
+    client = create_app(Settings(redis_url=server.url, namespace="resque"), resque).test_client()
+    assert scrape(client)[("resque_up", ())] == 1
+    server.kill()
+    assert scrape(client) == {("resque_up", ()): 0}
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "Redis unavailable" in page.get_data(as_text=True)
+    server.start()
+    assert scrape(client)[("resque_queue_jobs", (("queue", "q"),))] == 1
