@@ -47,8 +47,14 @@ def frontend(redis_url: str) -> Iterator[str]:
 
 def test_gunicorn_serves_metrics_and_pages(frontend: str, resque: Resque) -> None:
     resque.enqueue("file_serve", "Archive", 44)
-    resque.failures.create(payload={"class": "Archive", "args": [1]}, exception="IOError",
-                           error="disk full", backtrace=[], worker="h:1:q", queue="file_serve")  # fmt: skip
+    resque.failures.create(
+        payload={"class": "Archive", "args": [1]},
+        exception="IOError",
+        error="disk full",
+        backtrace=[],
+        worker="h:1:q",
+        queue="file_serve",
+    )
     body = requests.get(f"{frontend}/metrics", timeout=10).text
     samples = {
         (s.name, tuple(s.labels.items())): s.value

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis
 from flask.testing import FlaskClient
 from frontend_testkit import RUBY_WORKER, seed_ruby
 from prometheus_client.parser import text_string_to_metric_families
 
+from redis_runner.server import RedisServer
 from resque_frontend.app import create_app
 from resque_frontend.config import Settings
 from resque_proto import Resque, connect
@@ -103,7 +105,7 @@ def test_empty_redis_reports_zero_workers_and_up(client: FlaskClient) -> None:
     assert values[("resque_up", ())] == 1
 
 
-def test_redis_down_answers_up_zero_not_an_error(fresh_redis) -> None:  # type: ignore[no-untyped-def]
+def test_redis_down_answers_up_zero_not_an_error(fresh_redis: Callable[[], RedisServer]) -> None:
     server = fresh_redis()
     resque = Resque(connect(server.url, socket_timeout=1.0, connect_timeout=1.0), "resque")
     resque.enqueue("q", "Archive", 1)
