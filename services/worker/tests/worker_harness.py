@@ -32,6 +32,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str 
 class WorkerProcess:
     def __init__(self, env: dict[str, str], log_path: Path, args: list[str]) -> None:
         self.log_path = log_path
+        self.env = env
         self.queues = env.get("QUEUES", "")
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
