@@ -12,6 +12,7 @@ from pathlib import Path
 from worker_harness import Events, WorkerProcess, pid_alive, wait_for, wait_registered
 
 from resque_proto import Resque
+from resque_proto.text import text
 from resque_proto.timefmt import parse_run_at, parse_started
 
 Spawn = Callable[..., WorkerProcess]
@@ -34,7 +35,7 @@ def test_a_busy_worker_looks_like_a_ruby_one(
     assert list(working) == ["queue", "run_at", "payload"]
     assert working["queue"] == "test" and working["payload"] == json.loads(payload)
     parse_run_at(working["run_at"])
-    parse_started((resque.redis.get(resque.keys.worker_started(worker.id)) or b"").decode())
+    parse_started(text(resque.redis.get(resque.keys.worker_started(worker.id))) or "")
     assert resque.workers.get(worker.id).state == "busy"  # type: ignore[union-attr]
     assert proctitle(worker.pid).startswith(f"app resque-0.1.0: Forked {child} at ")
     assert proctitle(child).startswith("app resque-0.1.0: Processing test since ")
