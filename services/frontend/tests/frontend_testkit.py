@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -40,6 +43,7 @@ ACTIVE_JOB = (
     '"exception_executions":{},"locale":"en","timezone":"UTC",'
     '"enqueued_at":"2025-01-01T00:00:00.123456789Z","scheduled_at":null}]}'
 )
+AppFactory = Callable[..., Flask]
 XSS = "<script>alert('x')</script>"
 
 
@@ -75,10 +79,33 @@ def seed_ruby(resque: Resque, client: redis.Redis) -> None:
 
 
 def text_of(response: TestResponse) -> str:
-    return response.get_data(as_text=True)
+    body: str = response.get_data(as_text=True)
+    return body
 
 
 def links(body: str, prefix: str) -> list[str]:
     """Every href in ``body`` starting with ``prefix``, HTML-unescaped."""
     found = re.findall(r'(?:href|action)="(' + re.escape(prefix) + r'[^"]*)"', body)
     return [link.replace("&amp;", "&") for link in found]
+
+
+def add_failure(
+    resque: Resque,
+    *,
+    cls: str = "Archive",
+    args: Sequence[Any] = (),
+    exception: str = "RuntimeError",
+    error: str = "boom",
+    queue: str = "q",
+    worker: str = "host:1:q",
+    backtrace: Sequence[str] = (),
+) -> str:
+    """Record a failure as our workers do; returns the record's exact bytes."""
+    return resque.failures.create(
+        payload={"class": cls, "args": list(args)},
+        exception=exception,
+        error=error,
+        backtrace=backtrace,
+        worker=worker,
+        queue=queue,
+    )
