@@ -104,7 +104,9 @@ class Manifest:
         return [o for o in self.objects if o["kind"] in WORKLOAD_KINDS]
 
     def pod_labels(self) -> list[tuple[Obj, dict[str, str]]]:
-        return [(w, w["spec"]["template"]["metadata"].get("labels") or {}) for w in self.workloads()]
+        return [
+            (w, w["spec"]["template"]["metadata"].get("labels") or {}) for w in self.workloads()
+        ]
 
     def workloads_selected_by(self, selector: Mapping[str, Any]) -> list[Obj]:
         return [w for w, labels in self.pod_labels() if selector_matches(selector, labels)]
@@ -129,7 +131,7 @@ class Manifest:
     def plain_env(self, container: Container) -> dict[str, str]:
         """The container's environment as the kubelet builds it, for plain values:
         ConfigMaps from ``envFrom`` first, then ``env`` (with ``$(VAR)`` expanded
-        from earlier entries). Secret-sourced entries map to ``<secret:name/key>``.
+        from earlier entries). Secret-sourced entries read ``secretKeyRef(name,key)``.
         """
         env: dict[str, str] = {}
         for source in container.spec.get("envFrom", []):
@@ -137,15 +139,17 @@ class Manifest:
             if ref is not None:
                 config_map = self.get("ConfigMap", ref["name"])
                 assert config_map is not None, f"{container.label}: no ConfigMap {ref['name']}"
-                env.update({f"{source.get('prefix', '')}{k}": v for k, v in config_map["data"].items()})
+                env.update(
+                    {f"{source.get('prefix', '')}{k}": v for k, v in config_map["data"].items()}
+                )
         for entry in container.spec.get("env", []):
             if "value" in entry:
                 env[entry["name"]] = expand(entry["value"], env)
             elif "secretKeyRef" in (entry.get("valueFrom") or {}):
                 ref = entry["valueFrom"]["secretKeyRef"]
-                env[entry["name"]] = f"<secret:{ref['name']}/{ref['key']}>"
+                env[entry["name"]] = f"secretKeyRef({ref['name']},{ref['key']})"
             else:
-                env[entry["name"]] = f"<field:{entry['name']}>"
+                env[entry["name"]] = f"valueFrom({entry['name']})"
         return env
 
 

@@ -41,7 +41,8 @@ def validation_errors(obj: dict[str, Any], version: str) -> list[str]:
     if key in CRD_SCHEMAS:
         validator = jsonschema.Draft202012Validator(CRD_SCHEMAS[key])
         return [
-            f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)
+            f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(obj)
         ]
     try:
         kubernetes_validate.validate(obj, version, strict=True)
@@ -109,7 +110,9 @@ def test_oldest_version_rejects_fields_it_lacks(rendered: dict[str, Any]) -> Non
     (alpha in 1.33) is valid for new clusters and must not slip into ours."""
     worker = rendered["production"].get("Deployment", "worker")
     with_stop_signal = mutated(
-        worker, ["spec", "template", "spec", "containers", 0, "lifecycle"], {"stopSignal": "SIGQUIT"}
+        worker,
+        ["spec", "template", "spec", "containers", 0, "lifecycle"],
+        {"stopSignal": "SIGQUIT"},
     )
     assert validation_errors(with_stop_signal, NEWEST_KNOWN) == []
     assert validation_errors(with_stop_signal, OLDEST_SUPPORTED) != []

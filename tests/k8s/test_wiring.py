@@ -1,0 +1,148 @@
+"""The rendered objects fit together: every name, selector, port and secret
+reference resolves to something real in the same overlay, and the network
+policies let exactly the right pods talk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+# Secrets the production overlay expects the platform team to create (see
+# docs/kubernetes.md, "Install"); everything else must be in the render.
+EXTERNAL_SECRETS = {"production": {"resque-secrets"}}
+REDIS_CLIENTS = {"enqueuer", "worker", "frontend"}
+
+
+def redis_service(manifest: Any) -> dict[str, Any]:
+    redis_pods = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "resque-py"}
+    services = [
+        s
+        for s in manifest.of_kind("Service")
+        if s["spec"].get("clusterIP") != "None" and s["spec"]["selector"] == redis_pods
+    ]
+    assert len(services) == 1, "expected one ClusterIP Service for Redis"
+    return dict(services[0])
+
+
+def secret_refs(manifest: Any) -> set[tuple[str, str]]:
+    """(secret name, key) for every Secret a pod or KEDA reads."""
+    refs = set()
+    for c in manifest.containers():
+        for entry in c.spec.get("env", []):
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                refs.add((ref["name"], ref["key"]))
+    for workload in manifest.workloads():
+        for volume in workload["spec"]["template"]["spec"].get("volumes", []):
+            secret = volume.get("secret")
+            if secret:
+                refs |= {(secret["secretName"], item["key"]) for item in secret.get("items", [])}
+    for auth in manifest.of_kind("TriggerAuthentication"):
+        refs |= {(r["name"], r["key"]) for r in auth["spec"].get("secretTargetRef", [])}
+    return refs
+
+
+def test_every_namespaced_object_is_in_the_overlay_namespace(manifest: Any) -> None:
+    namespaces = manifest.of_kind("Namespace")
+    assert len(namespaces) == 1
+    namespace = namespaces[0]["metadata"]["name"]
+    labels = namespaces[0]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    for obj in manifest.objects:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"].get("namespace") == namespace, obj["metadata"]["name"]
+
+
+def test_every_app_reaches_redis_through_its_service(manifest: Any) -> None:
+    service = redis_service(manifest)
+    port = service["spec"]["ports"][0]["port"]
+    for name in REDIS_CLIENTS:
+        c = manifest.container(name)
+        env = manifest.plain_env(c)
+        url = urlsplit(env["REDIS_URL"])
+        assert url.scheme == "redis", name
+        assert url.hostname == service["metadata"]["name"], f"{name}: {url.hostname}"
+        assert url.port == port, name
+        # The password is the Secret's, substituted by the kubelet (a
+        # $(REDIS_PASSWORD) left unexpanded means REDIS_PASSWORD came later).
+        assert url.password == "secretKeyRef(resque-secrets,redis-password)", name
+
+
+def test_redis_requires_the_same_password(manifest: Any) -> None:
+    env = manifest.plain_env(manifest.container("redis"))
+    assert env["REDIS_PASSWORD"] == "secretKeyRef(resque-secrets,redis-password)"
+    assert '--requirepass "$REDIS_PASSWORD"' in manifest.container("redis").spec["command"][2]
+
+
+def test_apps_agree_on_the_resque_namespace(manifest: Any) -> None:
+    values = {
+        manifest.plain_env(manifest.container(n)).get("RESQUE_NAMESPACE") for n in REDIS_CLIENTS
+    }
+    assert len(values) == 1 and None not in values, values
+
+
+def test_referenced_config_maps_exist(manifest: Any) -> None:
+    names = {cm["metadata"]["name"] for cm in manifest.of_kind("ConfigMap")}
+    for c in manifest.containers():
+        for source in c.spec.get("envFrom", []):
+            if "configMapRef" in source:
+                assert source["configMapRef"]["name"] in names, c.label
+    for workload in manifest.workloads():
+        for volume in workload["spec"]["template"]["spec"].get("volumes", []):
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in names, workload["metadata"]["name"]
+
+
+def test_referenced_secrets_exist_or_are_documented_as_external(manifest: Any) -> None:
+    external = EXTERNAL_SECRETS.get(manifest.overlay, set())
+    secrets = {s["metadata"]["name"]: s for s in manifest.of_kind("Secret")}
+    refs = secret_refs(manifest)
+    assert refs, "no Secret references found"
+    for name, key in refs:
+        if name in external:
+            continue
+        assert name in secrets, (
+            f"{manifest.overlay}: Secret {name} is neither rendered nor external"
+        )
+        data = {**secrets[name].get("data", {}), **secrets[name].get("stringData", {})}
+        assert key in data, f"{manifest.overlay}: Secret {name} has no key {key}"
+
+
+def test_workload_selectors_match_their_templates(manifest: Any) -> None:
+    for workload in manifest.workloads():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        selector = workload["spec"]["selector"]
+        assert manifest.workloads_selected_by(selector) == [workload], workload["metadata"]["name"]
+        assert all(labels[k] == v for k, v in selector["matchLabels"].items())
+
+
+def test_services_select_pods_and_target_named_ports(manifest: Any) -> None:
+    for service in manifest.of_kind("Service"):
+        selected = manifest.workloads_selected_by({"matchLabels": service["spec"]["selector"]})
+        name = service["metadata"]["name"]
+        assert len(selected) == 1, f"Service {name} selects {len(selected)} workloads"
+        ports = {
+            p["name"]
+            for c in selected[0]["spec"]["template"]["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports, f"Service {name}: targetPort {port['targetPort']}"
+
+
+def test_statefulset_governing_service_is_headless(manifest: Any) -> None:
+    for sts in manifest.of_kind("StatefulSet"):
+        service = manifest.get("Service", sts["spec"]["serviceName"])
+        assert service is not None and service["spec"]["clusterIP"] == "None"
+
+
+def test_disruption_budgets_cover_every_deployment(manifest: Any) -> None:
+    covered = set()
+    for pdb in manifest.of_kind("PodDisruptionBudget"):
+        selected = manifest.workloads_selected_by(pdb["spec"]["selector"])
+        assert len(selected) == 1, pdb["metadata"]["name"]
+        assert pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow"
+        assert pdb["spec"].get("maxUnavailable") not in (0, "0%"), "would block every drain"
+        covered.add(selected[0]["metadata"]["name"])
+    assert covered == {d["metadata"]["name"] for d in manifest.of_kind("Deployment")}
