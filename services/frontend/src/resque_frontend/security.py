@@ -98,6 +98,8 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def issue_cookie(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            csrf_token()  # every page issues the cookie, so the first POST never fails
         token = g.get("csrf_token")
         if token and request.cookies.get(CSRF_COOKIE) != token:
             response.set_cookie(
