@@ -30,11 +30,15 @@ def read_json(request: Request, max_bytes: int) -> Any:
         )
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large(max_bytes)
-    request.max_content_length = max_bytes
+    # Werkzeug's limited stream returns a body cut at the limit without an error,
+    # so allow one byte more: a body that fills it is over the limit.
+    request.max_content_length = max_bytes + 1
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
         raise too_large(max_bytes) from None
+    if len(raw) > max_bytes:
+        raise too_large(max_bytes)
     return parse(raw)
 
 
