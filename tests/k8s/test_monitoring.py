@@ -1,0 +1,132 @@
+"""The Grafana dashboard shows every metric of DESIGN.md section 5, and the
+monitoring component scrapes the frontend's /metrics and ships the same
+dashboard file as a ConfigMap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+DASHBOARD = (
+    Path(__file__).resolve().parents[2] / "deploy/k8s/components/monitoring/grafana-dashboard.json"
+)
+# DESIGN.md section 5, the metrics contract.
+METRICS = {
+    "resque_queue_jobs": "gauge",
+    "resque_queue_latency_seconds": "gauge",
+    "resque_workers": "gauge",
+    "resque_jobs_processed_total": "counter",
+    "resque_jobs_failed_total": "counter",
+    "resque_failed_jobs": "gauge",
+    "resque_job_duration_seconds": "histogram",
+    "resque_up": "gauge",
+}
+# kubectl apply keeps the whole object in an annotation limited to 256 KiB.
+LAST_APPLIED_LIMIT = 262144
+
+
+def dashboard() -> dict[str, Any]:
+    return dict(json.loads(DASHBOARD.read_text()))
+
+
+def expressions() -> list[str]:
+    return [t["expr"] for p in dashboard()["panels"] for t in p.get("targets", [])]
+
+
+def metric_names(expr: str) -> set[str]:
+    return set(re.findall(r"\b(resque_[a-z_]+)\b", expr))
+
+
+def test_every_contract_metric_has_a_panel() -> None:
+    used = set().union(*(metric_names(e) for e in expressions()))
+    for name, kind in METRICS.items():
+        wanted = f"{name}_bucket" if kind == "histogram" else name
+        assert wanted in used, f"no panel shows {name}"
+
+
+def test_no_panel_uses_an_unknown_metric() -> None:
+    known = set(METRICS) | {f"resque_job_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+    for expr in expressions():
+        assert metric_names(expr) <= known, expr
+
+
+def test_counters_and_histograms_are_shown_as_rates() -> None:
+    for expr in expressions():
+        for name in metric_names(expr):
+            if name.endswith(("_total", "_bucket", "_sum", "_count")):
+                assert re.search(rf"rate\({name}\b", expr), f"{name} not under rate(): {expr}"
+
+
+def test_duration_quantiles_per_queue() -> None:
+    quantiles = {}
+    for expr in expressions():
+        match = re.match(r"histogram_quantile\((0\.\d+), (.*)\)$", expr)
+        if match:
+            assert "by (queue, le)" in match.group(2), expr
+            quantiles[match.group(1)] = expr
+    assert set(quantiles) == {"0.5", "0.95", "0.99"}
+
+
+def test_workers_by_state_and_queues_by_queue() -> None:
+    exprs = expressions()
+    assert any("by (state) (resque_workers)" in e for e in exprs)
+    assert any(re.search(r"by \(queue\) \(resque_queue_jobs\b", e) for e in exprs)
+    assert any(re.search(r"by \(queue\) \(resque_queue_latency_seconds\b", e) for e in exprs)
+
+
+def test_dashboard_is_portable_and_well_formed() -> None:
+    """Works on any Grafana with a Prometheus data source: every query goes
+    through the $datasource variable; panel ids are unique and panels do not
+    overlap on the 24-column grid."""
+    board = dashboard()
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    panels = board["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    cells: set[tuple[int, int]] = set()
+    for panel in panels:
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        mine = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
+        assert not cells & mine, f"{panel['title']} overlaps another panel"
+        cells |= mine
+    assert board["uid"] and len(board["uid"]) <= 40
+
+
+def test_service_monitor_scrapes_the_frontend_metrics_port(manifest: Any) -> None:
+    monitors = manifest.of_kind("ServiceMonitor")
+    assert len(monitors) == 1
+    spec = monitors[0]["spec"]
+    services = [
+        s
+        for s in manifest.of_kind("Service")
+        if all(
+            s["metadata"].get("labels", {}).get(k) == v
+            for k, v in spec["selector"]["matchLabels"].items()
+        )
+    ]
+    assert [s["metadata"]["name"] for s in services] == ["frontend"]
+    port_names = {p["name"] for p in services[0]["spec"]["ports"]}
+    for endpoint in spec["endpoints"]:
+        assert endpoint["port"] in port_names
+        assert endpoint["path"] == "/metrics"
+
+
+def test_dashboard_config_map_carries_the_file_for_grafanas_sidecar(manifest: Any) -> None:
+    config_map = manifest.get("ConfigMap", "resque-grafana-dashboard")
+    assert config_map is not None
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (content,) = config_map["data"].values()
+    assert json.loads(content) == dashboard()
+    assert len(json.dumps(config_map)) < LAST_APPLIED_LIMIT
