@@ -149,7 +149,8 @@ class Worker:
         self.health.touch()
         if self.waiter is None:
             self.waiter = self.resque.waiter(fallback_poll=min(0.1, self.config.interval))
-        self.waiter.wait(min(IDLE_WAIT, self.config.interval))
+        if self.waiter.wait(min(IDLE_WAIT, self.config.interval)):
+            self.queue_cache = (float("-inf"), [])  # a push may be to a queue new to a wildcard
 
     # -- one job ---------------------------------------------------------
     def process(self, reserved: Reserved) -> None:
