@@ -13,7 +13,7 @@ export UV_NATIVE_TLS ?= 1
 SYSTEM_CA := /etc/ssl/certs/ca-certificates.crt
 PIP_CERT_OPT := $(if $(wildcard $(SYSTEM_CA)),--cert $(SYSTEM_CA),)
 
-.PHONY: help install run test test-e2e lint format bench images up down clean
+.PHONY: help install run test test-e2e lint format bench images up down clean k8s
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,20 @@ bench: install ## benchmarks side by side with RQ (figures in docs/benchmarks.md
 
 test-e2e: install ## only the end-to-end suite (real containers; needs a Docker engine)
 	$(RUN) pytest tests/e2e
+
+# Kubernetes: render every Kustomize overlay into var/k8s/ and validate the
+# built-in kinds offline for the oldest Kubernetes we support (docs/kubernetes.md;
+# `pytest tests/k8s` also checks the custom resources and the policies).
+K8S_OLDEST := 1.27.0
+K8S_OVERLAYS := $(notdir $(wildcard deploy/k8s/overlays/*))
+
+k8s: install ## render every deploy/k8s overlay into var/k8s/ and validate it offline
+	@mkdir -p var/k8s
+	@set -e; for overlay in $(K8S_OVERLAYS); do \
+		kubectl kustomize deploy/k8s/overlays/$$overlay > var/k8s/$$overlay.yaml; \
+		echo "rendered var/k8s/$$overlay.yaml"; \
+	done
+	$(RUN) kubernetes-validate --strict --quiet --no-warn -k $(K8S_OLDEST) $(K8S_OVERLAYS:%=var/k8s/%.yaml)
 
 # Local base images: built with debootstrap, no registry needed (see docs/deploy.md).
 BASE_IMAGES := PYTHON_IMAGE=resque-py/python-base:bookworm REDIS_IMAGE=resque-py/redis-base:bookworm
