@@ -116,3 +116,8 @@ def test_oldest_version_rejects_fields_it_lacks(rendered: dict[str, Any]) -> Non
     )
     assert validation_errors(with_stop_signal, NEWEST_KNOWN) == []
     assert validation_errors(with_stop_signal, OLDEST_SUPPORTED) != []
+
+
+def test_make_k8s_validates_for_the_same_oldest_version() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert f"K8S_OLDEST := {OLDEST_SUPPORTED}\n" in makefile
