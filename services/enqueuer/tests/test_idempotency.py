@@ -44,13 +44,13 @@ def test_different_keys_enqueue_separately(client: FlaskClient, queued: Any) -> 
     assert len(queued("file_serve")) == 2
 
 
-def test_reusing_a_key_for_another_request_is_a_422(client: FlaskClient, queued: Any) -> None:
+def test_reusing_a_key_for_another_request_is_a_409(client: FlaskClient, queued: Any) -> None:
     client.post("/jobs", json=JOB, headers=with_key("k"))
 
     reused = client.post("/jobs", json={**JOB, "args": [45]}, headers=with_key("k"))
     other_endpoint = client.post("/jobs/batch", json={"jobs": [JOB]}, headers=with_key("k"))
 
-    assert reused.status_code == other_endpoint.status_code == 422
+    assert reused.status_code == other_endpoint.status_code == 409
     assert reused.get_json()["type"].endswith("idempotency-key-reused")
     assert len(queued("file_serve")) == 1
 

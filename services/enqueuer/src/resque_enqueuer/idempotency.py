@@ -8,7 +8,7 @@ the jobs twice). The stored record expires after ``ENQUEUER_IDEMPOTENCY_TTL``
 seconds (default 24 h): a retry after that window enqueues again.
 
 Keys are scoped per caller (per bearer token), and the record remembers a
-fingerprint of the request: reusing a key for a different request is a 422,
+fingerprint of the request: reusing a key for a different request is a 409,
 not a silent replay of an unrelated answer.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from resque_proto.keys import Keys
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# visible ASCII, inner spaces allowed (HTTP strips leading and trailing ones)
+KEY_PATTERN = "[!-~](?:[ -~]*[!-~])?"
 PUSH_CHUNK = 1000
 
 PUSH_ONCE_LUA = """
@@ -63,11 +66,12 @@ def parse_key(header: str | None) -> str | None:
     """The header's value, or None when absent; 400 when unusable."""
     if header is None:
         return None
-    if not 1 <= len(header) <= MAX_KEY_LENGTH or not header.isprintable() or not header.isascii():
+    if len(header) > MAX_KEY_LENGTH or not re.fullmatch(KEY_PATTERN, header):
         raise Problem(
             400,
             "invalid-idempotency-key",
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (inner spaces "
+            "allowed)",
         )
     return header
 
@@ -118,7 +122,7 @@ def replay(raw: bytes | str, fingerprint: str) -> Replay:
     stored = json.loads(raw)
     if stored.get("fingerprint") != fingerprint:
         raise Problem(
-            422,
+            409,
             "idempotency-key-reused",
             f"this {HEADER} was already used for a different request; use a new key",
         )

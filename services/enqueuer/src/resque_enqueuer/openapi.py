@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from resque_enqueuer import __version__
+from resque_enqueuer import __version__, idempotency
 from resque_enqueuer.config import Config
 from resque_enqueuer.services import services
 from resque_proto.payload import CLASS_NAME, MAX_CLASS_NAME, QUEUE_NAME
@@ -137,7 +137,8 @@ def enqueue_operation(
         "400": problem_response("body is not JSON, or the Idempotency-Key header is invalid"),
         "413": problem_response(f"body larger than {config.max_body_bytes} bytes"),
         "415": problem_response("Content-Type is not application/json"),
-        "422": problem_response("invalid fields (each named in errors), or a reused key"),
+        "409": problem_response("the Idempotency-Key was used for a different request"),
+        "422": problem_response("invalid fields, each named in errors"),
         "503": problem_response("Redis unreachable or timed out", RETRY_AFTER),
     }
     if config.auth_required:
@@ -153,7 +154,11 @@ def enqueue_operation(
                 "required": False,
                 "description": "repeat the request with the same key to get the first "
                 f"answer back without enqueuing again ({config.idempotency_ttl} s window)",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "maxLength": idempotency.MAX_KEY_LENGTH,
+                    "pattern": f"^{idempotency.KEY_PATTERN}$",
+                },
             }
         ],
         "requestBody": {
