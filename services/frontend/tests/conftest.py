@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from redis_runner.server import free_port
 from resque_frontend.app import create_app
 from resque_frontend.config import Settings
 from resque_proto import Resque, connect
@@ -42,3 +48,32 @@ def make_app(redis_url: str, resque: Resque) -> AppFactory:
 @pytest.fixture
 def client(make_app: AppFactory) -> FlaskClient:
     return make_app().test_client()
+
+
+@pytest.fixture
+def frontend(redis_url: str) -> Iterator[str]:
+    """Base URL of a real ``resque-frontend`` (gunicorn, 2 workers) on the test Redis."""
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "REDIS_URL": redis_url, "WEB_CONCURRENCY": "2",
+           "RESQUE_NAMESPACE": "resque"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "resque_frontend"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"resque-frontend did not start: {process.communicate()[1].decode()}")
+        time.sleep(0.1)
+    yield base
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -14,6 +16,8 @@ from werkzeug.test import TestResponse
 
 from resque_frontend.security import CSRF_COOKIE
 from resque_proto import Resque
+from resque_proto.records import working_record
+from resque_proto.timefmt import run_at
 
 # Verbatim from shared/resque-wire/ruby-resque-3.0-keys.txt and its README.
 RUBY_WORKER = "vm:3887:file_serve"
@@ -109,3 +113,40 @@ def add_failure(
         worker=worker,
         queue=queue,
     )
+
+
+def seed_demo(resque: Resque, client: redis.Redis) -> None:
+    """A lively Redis for screenshots and browser tests: queues of every size, our
+    workers on two hosts (busy and idle), a stale Ruby worker, and varied failures."""
+    seed_ruby(resque, client)
+    now = time.time()
+    for n in range(40):
+        extras = {"id": f"job-{n}", "enqueued_at": now - 95 + n}
+        resque.jobs.push("file_serve", "Archive", [1000 + n, "master"], extras)
+    resque.enqueue_many([("high", "Thumbnail", [n, {"size": "256x256"}]) for n in range(5)])
+    resque.enqueue_many([("low", "Reindex", [f"repo/{n}"]) for n in range(120)])
+    resque.enqueue_many([("reports", "WeeklyReport", ["2026-W48"]) for _ in range(3)])
+    busy = {"web-1:101:high,file_serve": "file_serve", "web-2:201:low": "low"}
+    for worker in (*busy, "web-1:102:*"):
+        resque.workers.register(worker)
+    for worker, queue in busy.items():
+        for duration in (0.004, 0.02, 0.3, 1.7, 0.09):
+            reserved = resque.jobs.reserve(worker, [queue])
+            assert reserved is not None
+            resque.jobs.finish(worker, reserved, duration)
+        assert resque.jobs.reserve(worker, [queue]) is not None
+    started = datetime.fromtimestamp(now - 150, UTC)
+    payload = {"class": "SlowArchive", "args": [30]}
+    client.set(resque.keys.worker("web-2:201:low"), working_record("low", payload, run_at(started)))
+    exceptions = ("Timeout::Error", "ActiveRecord::RecordNotFound", "Resque::DirtyExit")
+    for n in range(27):
+        add_failure(
+            resque,
+            cls=("Archive", "Thumbnail", "WeeklyReport")[n % 3],
+            args=[n, "master"],
+            exception=exceptions[n % 3],
+            error=f"failure number {n}: the remote end hung up unexpectedly",
+            queue=("file_serve", "high", "reports")[n % 3],
+            worker="web-1:101:high,file_serve",
+            backtrace=[f"jobs/archive.py:{40 + n}:in perform", "resque_worker/child.py:88:in run"],
+        )

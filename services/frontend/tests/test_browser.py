@@ -1,0 +1,117 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real gunicorn.
+
+Screenshots of the main pages land in ``var/screenshots/`` (test artifacts).
+Skipped when /usr/bin/chromium is missing, except under CI=true where it must exist.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from frontend_testkit import seed_demo
+
+from resque_proto import Resque
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI=true but /usr/bin/chromium is missing (apt-get install chromium)")
+    pytest.skip(
+        "browser tests need Debian's chromium at /usr/bin/chromium", allow_module_level=True
+    )
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+expect.set_options(timeout=20_000)  # generous: the machine is shared and may be loaded
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_overview_renders_and_main_pages_are_screenshotted(
+    frontend: str, page: Page, resque: Resque, redis_client: redis.Redis
+) -> None:
+    seed_demo(resque, redis_client)
+    page.goto(frontend + "/")
+    expect(page).to_have_title("Overview · Resque")
+    expect(page.locator(".card .value").first).to_have_text(
+        "159"
+    )  # 3 + 40 - 6 taken, 5, 120 - 6 taken, 3
+    expect(page.locator("[data-live-status]")).to_have_text("Live")
+    shoot(page, "overview")
+    for path, name in (("/workers", "workers"), ("/failed", "failed"), ("/queues", "queues"),
+                       ("/working", "working"), ("/queues/file_serve", "queue"),
+                       ("/stats", "stats")):  # fmt: skip
+        page.goto(frontend + path)
+        expect(page.locator("main h1, main .cards").first).to_be_visible()
+        shoot(page, name)
+    page.goto(frontend + "/failed")
+    page.locator("table.failures a[href^='/failed/']").first.click()
+    expect(page.locator("pre.backtrace")).to_contain_text("jobs/archive.py")
+    shoot(page, "failure")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(frontend + "/")
+    shoot(page, "overview-phone")
+
+
+def test_live_refresh_updates_a_count_after_an_enqueue(
+    frontend: str, page: Page, resque: Resque
+) -> None:
+    resque.enqueue("file_serve", "Archive", 1)
+    page.goto(frontend + "/")
+    pending = page.locator(".card .value").first
+    expect(pending).to_have_text("1")
+    resque.enqueue("file_serve", "Archive", 2)
+    expect(pending).to_have_text("2")  # no reload: the live refresh fetched it
+    page.locator("[data-live-toggle]").click()
+    expect(page.locator("[data-live-status]")).to_have_text("Paused")
+    page.reload()
+    expect(page.locator("[data-live-toggle]")).to_have_text("Resume")  # remembered
+
+
+def test_retry_and_confirmed_remove_from_the_failed_page(
+    frontend: str, page: Page, resque: Resque, redis_client: redis.Redis
+) -> None:
+    seed_demo(resque, redis_client)
+    records, size = resque.failures.count(), resque.queues.size("reports")
+    page.goto(frontend + "/failed")
+    row = page.locator("table.failures tbody tr", has_text="WeeklyReport").first
+    row.get_by_role("button", name="Retry").click()
+    expect(page.locator(".notice.ok")).to_contain_text("put back on its queue")
+    assert resque.queues.size("reports") == size + 1
+    page.goto(frontend + "/failed")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("table.failures tbody tr").first.get_by_role("button", name="Remove").click()
+    expect(page.locator(".notice.ok")).to_contain_text("removed")
+    assert resque.failures.count() == records - 1
