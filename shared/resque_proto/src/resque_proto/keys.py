@@ -83,6 +83,12 @@ class Keys:
         """Hash of job-duration histogram buckets, ``sum`` and ``count`` for a queue."""
         return self._k(OUR_PREFIX, "duration", queue)
 
+    @property
+    def throughput_history(self) -> str:
+        """Hash minute (epoch s) -> ``"<processed> <failed>"`` counter snapshot, last hour,
+        kept by the frontend for its throughput chart."""
+        return self._k(OUR_PREFIX, "history")
+
     def idempotency(self, key: str) -> str:
         """String holding the first answer to an enqueue request with this key."""
         return self._k(OUR_PREFIX, "idempotency", key)
