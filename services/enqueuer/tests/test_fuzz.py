@@ -22,7 +22,7 @@ AUTH = {"Authorization": "Bearer fuzz-token"}
 @pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.value)
 def test_the_api_conforms_to_its_document(make_app: Any, mode: Any) -> None:
     app = make_app(tokens=("fuzz-token",), allowed_queues=("*",), max_batch=20)
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    schema: Any = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} >= {"/jobs", "/jobs/batch", "/readyz"}
 
