@@ -104,23 +104,25 @@ def test_dashboard_is_portable_and_well_formed() -> None:
     assert board["uid"] and len(board["uid"]) <= 40
 
 
-def test_service_monitor_scrapes_the_frontend_metrics_port(manifest: Any) -> None:
-    monitors = manifest.of_kind("ServiceMonitor")
-    assert len(monitors) == 1
-    spec = monitors[0]["spec"]
-    services = [
-        s
-        for s in manifest.of_kind("Service")
-        if all(
-            s["metadata"].get("labels", {}).get(k) == v
-            for k, v in spec["selector"]["matchLabels"].items()
-        )
-    ]
-    assert [s["metadata"]["name"] for s in services] == ["frontend"]
-    port_names = {p["name"] for p in services[0]["spec"]["ports"]}
-    for endpoint in spec["endpoints"]:
-        assert endpoint["port"] in port_names
-        assert endpoint["path"] == "/metrics"
+def test_service_monitors_scrape_metrics_of_the_frontend_and_enqueuer(manifest: Any) -> None:
+    scraped = []
+    for monitor in manifest.of_kind("ServiceMonitor"):
+        spec = monitor["spec"]
+        services = [
+            s
+            for s in manifest.of_kind("Service")
+            if all(
+                s["metadata"].get("labels", {}).get(k) == v
+                for k, v in spec["selector"]["matchLabels"].items()
+            )
+        ]
+        assert len(services) == 1, monitor["metadata"]["name"]
+        port_names = {p["name"] for p in services[0]["spec"]["ports"]}
+        for endpoint in spec["endpoints"]:
+            assert endpoint["port"] in port_names
+            assert endpoint["path"] == "/metrics"
+        scraped.append(services[0]["metadata"]["name"])
+    assert sorted(scraped) == ["enqueuer", "frontend"]
 
 
 def test_dashboard_config_map_carries_the_file_for_grafanas_sidecar(manifest: Any) -> None:

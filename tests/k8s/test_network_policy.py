@@ -125,7 +125,7 @@ def test_no_pod_of_ours_reaches_the_http_services_or_workers(manifest: Any) -> N
         assert in_namespace_sources(manifest, workload, port) == set(), name
 
 
-def test_http_services_admit_the_ingress_namespace(manifest: Any) -> None:
+def test_http_services_admit_the_ingress_and_monitoring_namespaces(manifest: Any) -> None:
     for name, port in (("enqueuer", 8000), ("frontend", 8080)):
         namespaces = {
             peer["namespaceSelector"]["matchLabels"][NAMESPACE_NAME_LABEL]
@@ -136,10 +136,4 @@ def test_http_services_admit_the_ingress_namespace(manifest: Any) -> None:
             if peer.get("namespaceSelector")
         }
         assert "ingress-nginx" in namespaces, name
-    frontend = manifest.get("Deployment", "frontend")
-    scrapers = [
-        p
-        for p in policies_for(manifest, frontend)
-        if p["metadata"]["name"] == "frontend-from-prometheus"
-    ]
-    assert scrapers, "Prometheus must be able to scrape the frontend"
+        assert "monitoring" in namespaces, f"Prometheus must be able to scrape {name}"

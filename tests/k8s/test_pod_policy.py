@@ -175,11 +175,15 @@ def test_rolling_updates_never_drop_below_desired(manifest: Any) -> None:
 
 
 def test_http_services_drain_within_their_grace_period(manifest: Any) -> None:
-    gunicorn_graceful_timeout = 30
-    for name in HTTP_SERVICES:
+    """preStop sleep, then gunicorn's graceful timeout, must fit in the grace period."""
+    graceful_timeouts = {
+        "enqueuer": float(
+            manifest.plain_env(manifest.container("enqueuer")).get("ENQUEUER_GRACEFUL_TIMEOUT", 30)
+        ),
+        "frontend": 10.0,  # fixed in resque-frontend's gunicorn command line
+    }
+    for name, graceful in graceful_timeouts.items():
         c = manifest.container(name)
         sleep = c.spec["lifecycle"]["preStop"]["exec"]["command"]
         assert sleep[0] == "sleep"
-        assert c.pod_spec["terminationGracePeriodSeconds"] > gunicorn_graceful_timeout + int(
-            sleep[1]
-        )
+        assert c.pod_spec["terminationGracePeriodSeconds"] > graceful + int(sleep[1]), name

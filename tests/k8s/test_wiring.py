@@ -146,3 +146,20 @@ def test_disruption_budgets_cover_every_deployment(manifest: Any) -> None:
         assert pdb["spec"].get("maxUnavailable") not in (0, "0%"), "would block every drain"
         covered.add(selected[0]["metadata"]["name"])
     assert covered == {d["metadata"]["name"] for d in manifest.of_kind("Deployment")}
+
+
+def test_dashboard_requires_a_login_from_the_secret(manifest: Any) -> None:
+    """The dashboard can retry and delete jobs; it must not be open."""
+    env = manifest.plain_env(manifest.container("frontend"))
+    assert env.get("FRONTEND_AUTH_USER")
+    assert env["FRONTEND_AUTH_PASSWORD"].startswith("secretKeyRef(resque-secrets,")
+
+
+def test_enqueuer_requires_tokens_from_the_secret(manifest: Any) -> None:
+    c = manifest.container("enqueuer")
+    tokens_file = manifest.plain_env(c)["ENQUEUER_TOKENS_FILE"]
+    mount = next(m for m in c.spec["volumeMounts"] if tokens_file.startswith(m["mountPath"] + "/"))
+    volume = next(v for v in c.pod_spec["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "resque-secrets"
+    paths = {item["path"] for item in volume["secret"]["items"]}
+    assert tokens_file.removeprefix(mount["mountPath"] + "/") in paths
