@@ -2,7 +2,7 @@
 
 Faster (no fork) but with Resque's trade-offs: a job that leaks memory or crashes
 the interpreter takes the worker with it, and RESQUE_JOB_TIMEOUT cannot be
-enforced. A small heartbeat thread keeps the worker alive in Redis's eyes during
+enforced. One heartbeat thread keeps the worker alive in Redis's eyes during
 long jobs (there is no fork here, so a thread is safe). With ``TERM_CHILD``, TERM
 and INT raise ``TermException`` inside the running job, as in Resque; otherwise
 the job finishes first.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -21,12 +22,19 @@ import redis
 from resque_proto import Resque, connect
 from resque_proto.payload import Job
 from resque_worker.child import run_job
+from resque_worker.config import Config
 from resque_worker.errors import TermException
 from resque_worker.outcome import Outcome
+from resque_worker.registry import JobRegistry
 from resque_worker.worker import Worker
 
 
 class InProcessWorker(Worker):
+    def __init__(self, config: Config, registry: JobRegistry) -> None:
+        super().__init__(config, registry)
+        self._busy = threading.Event()
+        self._beater: threading.Thread | None = None
+
     def execute(self, job: Job, job_class: type) -> Outcome | None:
         with self._heartbeating(), self._term_raises():
             outcome = run_job(self.registry, job_class, job, forked=False)
@@ -54,24 +62,26 @@ class InProcessWorker(Worker):
 
     @contextmanager
     def _heartbeating(self) -> Iterator[None]:
-        stop = threading.Event()
-        thread = threading.Thread(target=self._beat_until, args=(stop,), daemon=True)
-        thread.start()
+        """Mark a job as running for the heartbeat thread (started on the first job)."""
+        if self._beater is None:
+            self._beater = threading.Thread(target=self._beat_while_busy, daemon=True)
+            self._beater.start()
+        self._busy.set()
         try:
             yield
         finally:
-            stop.set()
-            thread.join()
+            self._busy.clear()
 
-    def _beat_until(self, stop: threading.Event) -> None:
-        """Heartbeat on a separate connection until ``stop``; the loop's own timer resumes."""
+    def _beat_while_busy(self) -> None:
+        """Heartbeat on its own connection while a job runs; the loop beats when idle."""
         resque = Resque(connect(self.config.redis_url, socket_timeout=5.0), self.config.namespace)
-        try:
-            while not stop.wait(self.config.heartbeat_interval):
-                try:
-                    resque.workers.heartbeat(self.id)
-                    self.health.touch()
-                except redis.RedisError as error:
-                    self.log.warning("heartbeat failed", extra={"error": str(error)})
-        finally:
-            resque.redis.close()
+        while True:
+            self._busy.wait()
+            time.sleep(self.config.heartbeat_interval)
+            if not self._busy.is_set():
+                continue
+            try:
+                resque.workers.heartbeat(self.id)
+                self.health.touch()
+            except redis.RedisError as error:
+                self.log.warning("heartbeat failed", extra={"error": str(error)})

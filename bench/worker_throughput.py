@@ -1,0 +1,224 @@
+"""Worker throughput, fork floor and pickup latency, ours and RQ's side by side.
+
+Starts its own Redis (redis_runner), then for each system and mode starts idle
+worker processes, enqueues 2,000 no-op jobs in one batch and times until all are
+processed. Prints one table. Run by ``make bench``; figures go in
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from redis_runner import RedisServer
+from resque_proto import Resque, connect
+
+HERE = Path(__file__).resolve().parent
+JOBS = 2000
+LATENCY_SAMPLES = 200
+QUEUE = "bench"
+FORK_FLOOR_SCRIPT = """
+import os, sys, time
+import resque_worker.worker, resque_worker.inprocess  # the worker parent's imports
+import bench_jobs  # noqa: F401
+n = int(sys.argv[1])
+start = time.perf_counter()
+for _ in range(n):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+elapsed = time.perf_counter() - start
+rss = [l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1]
+print(n / elapsed, int(rss) / 1024)
+"""
+
+
+def env_for(redis_url: str, **extra: str) -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": path, **extra}
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 300.0, poll: float = 0.005) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark step did not finish")
+        time.sleep(poll)
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
+def stop(processes: list[subprocess.Popen[bytes]], signum: int = signal.SIGQUIT) -> None:
+    for process in processes:
+        process.send_signal(signum)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- ours ------------------------------------------------------------------
+def our_workers(url: str, count: int, fork: bool, **extra: str) -> list[subprocess.Popen[bytes]]:
+    env = env_for(
+        url,
+        QUEUES=QUEUE,
+        RESQUE_JOBS="bench_jobs",
+        FORK_PER_JOB="true" if fork else "false",
+        RESQUE_LOG_FORMAT="json",
+        **extra,
+    )
+    resque = Resque(connect(url))
+    before = len(resque.workers.ids())
+    processes = [start([sys.executable, "-m", "resque_worker"], env) for _ in range(count)]
+    wait_until(lambda: len(resque.workers.ids()) == before + count)
+    return processes
+
+
+def ours(url: str, workers: int, fork: bool) -> float:
+    resque = Resque(connect(url))
+    resque.redis.flushall()
+    processes = our_workers(url, workers, fork)
+    try:
+        began = time.perf_counter()
+        resque.enqueue_many([(QUEUE, "Noop", [])] * JOBS, metadata=False)
+        wait_until(lambda: resque.stats.processed() >= JOBS)
+        elapsed = time.perf_counter() - began
+    finally:
+        stop(processes)
+    assert resque.failures.count() == 0, "benchmark jobs failed"
+    return JOBS / elapsed
+
+
+# -- RQ --------------------------------------------------------------------
+def rq_rate(url: str, workers: int, worker_class: str) -> float:
+    from rq import Queue, Worker
+    from rq.registry import FinishedJobRegistry
+
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    env = env_for(url)
+    command = ["rq", "worker", "-u", url, "-w", worker_class, "-q", QUEUE]
+    processes = [start(command, env) for _ in range(workers)]
+    try:
+        wait_until(lambda: len(Worker.all(connection=client)) == workers)
+        queue = Queue(QUEUE, connection=client)
+        finished = FinishedJobRegistry(queue=queue)
+        began = time.perf_counter()
+        queue.enqueue_many([Queue.prepare_data("bench_jobs.noop") for _ in range(JOBS)])
+        wait_until(lambda: finished.count >= JOBS, poll=0.01)
+        elapsed = time.perf_counter() - began
+    finally:
+        stop(processes, signal.SIGTERM)  # RQ's warm shutdown
+    return JOBS / elapsed
+
+
+# -- fork floor, latency, memory -----------------------------------------
+def fork_floor() -> tuple[float, float]:
+    """(forks/s, RSS MB) of fork + _exit + waitpid from a process the worker parent's size."""
+    command = [sys.executable, "-c", FORK_FLOOR_SCRIPT, str(JOBS)]
+    output = subprocess.run(command, env=env_for(""), capture_output=True, text=True, check=True)
+    rate, rss = output.stdout.split()
+    return float(rate), float(rss)
+
+
+def pickup_latency(url: str, fork: bool) -> tuple[float, float]:
+    """(p50, p99) seconds from enqueue to job start on an idle worker."""
+    resque = Resque(connect(url))
+    resque.redis.flushall()
+    with tempfile.TemporaryDirectory() as folder:
+        samples_file = Path(folder) / "latency"
+        processes = our_workers(url, 1, fork, BENCH_LATENCY_FILE=str(samples_file))
+        try:
+            for n in range(LATENCY_SAMPLES):
+                resque.enqueue(QUEUE, "Latency", time.time(), metadata=False)
+                wait_until(lambda n=n: resque.stats.processed() > n)  # type: ignore[misc]
+                time.sleep(0.01)  # let the worker go idle again
+        finally:
+            stop(processes)
+        samples = sorted(float(line) for line in samples_file.read_text().split())
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def kib(path: str, field: str) -> int:
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def memory(url: str) -> tuple[float, float, float]:
+    """(parent RSS MB, child RSS MB, child private MB) with one job running."""
+    resque = Resque(connect(url))
+    resque.redis.flushall()
+    [process] = our_workers(url, 1, fork=True)
+    try:
+        resque.enqueue(QUEUE, "Hold", 3, metadata=False)
+        children: list[str] = []
+
+        def child_started() -> bool:
+            listing = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+            children[:] = listing.split()
+            return bool(children)
+
+        wait_until(child_started)
+        time.sleep(0.3)
+        parent = kib(f"/proc/{process.pid}/status", "VmRSS")
+        child = kib(f"/proc/{children[0]}/status", "VmRSS")
+        rollup = f"/proc/{children[0]}/smaps_rollup"
+        private = kib(rollup, "Private_Clean") + kib(rollup, "Private_Dirty")
+    finally:
+        stop([process])
+    return parent / 1024, child / 1024, private / 1024
+
+
+def main() -> None:
+    with RedisServer() as server:
+        url = server.url
+        version = redis.Redis.from_url(url).info()["redis_version"]
+        print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, "
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}, Redis {version}, "
+              f"{JOBS} no-op jobs")  # fmt: skip
+        floor, floor_rss = fork_floor()
+        rows = [
+            ("ours, fork per job", ours(url, 1, True), ours(url, 2, True)),
+            ("ours, in-process", ours(url, 1, False), ours(url, 2, False)),
+            ("RQ Worker (fork)", rq_rate(url, 1, "rq.Worker"), rq_rate(url, 2, "rq.Worker")),
+            ("RQ SimpleWorker", rq_rate(url, 1, "rq.SimpleWorker"),
+             rq_rate(url, 2, "rq.SimpleWorker")),
+        ]  # fmt: skip
+        print(f"{'system':<24} {'1 worker':>10} {'2 workers':>10}  (jobs/s)")
+        for label, one, two in rows:
+            print(f"{label:<24} {one:>10.0f} {two:>10.0f}")
+        print(f"{'fork floor':<24} {floor:>10.0f} {'':>10}  (fork+exit+waitpid/s, "
+              f"{floor_rss:.1f} MB process)")  # fmt: skip
+        ours_fork, ours_inproc, rq_fork = rows[0][1], rows[1][1], rows[2][1]
+        print(f"fork per job / fork floor: {ours_fork / floor:.0%} (target >= 80%)")
+        print(f"fork per job / RQ Worker:  {ours_fork / rq_fork:.1f}x (target >= 3x)")
+        print(f"in-process, 1 worker:      {ours_inproc:.0f} jobs/s (target >= 3000)")
+        for label, fork in (("fork per job", True), ("in-process", False)):
+            p50, p99 = pickup_latency(url, fork)
+            print(f"pickup latency, {label}: p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
+                  " (target p50 < 5 ms)")  # fmt: skip
+        parent, child, private = memory(url)
+        print(f"memory: parent RSS {parent:.1f} MB; a running child RSS {child:.1f} MB, "
+              f"of which private {private:.1f} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
