@@ -138,6 +138,14 @@ def seed_demo(resque: Resque, client: redis.Redis) -> None:
     started = datetime.fromtimestamp(now - 150, UTC)
     payload = {"class": "SlowArchive", "args": [30]}
     client.set(resque.keys.worker("web-2:201:low"), working_record("low", payload, run_at(started)))
+    minute = int(now) // 60 * 60
+    processed, failed = 0, 0
+    for ago in range(45, 0, -1):  # an hour of history for the throughput chart
+        processed += 300 + (ago * 37) % 170
+        failed += (ago * 7) % 5
+        client.hset(resque.keys.throughput_history, str(minute - 60 * ago), f"{processed} {failed}")
+    client.set(resque.keys.stat("processed"), processed + 320)
+    client.set(resque.keys.stat("failed"), failed + 2)
     exceptions = ("Timeout::Error", "ActiveRecord::RecordNotFound", "Resque::DirtyExit")
     for n in range(27):
         add_failure(

@@ -37,6 +37,7 @@ def _install_templating(app: Flask, settings: Settings) -> None:
         duration=presenters.human_duration,
         ago=presenters.ago,
         iso=presenters.iso,
+        minute=presenters.minute,
         compact=presenters.compact,
         pretty=presenters.pretty,
     )

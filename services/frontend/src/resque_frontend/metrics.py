@@ -21,6 +21,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from resque_frontend import history
 from resque_proto import Resque
 from resque_proto.histogram import cumulative
 from resque_proto.queues import QueuedJob
@@ -132,12 +133,14 @@ class ResqueCollector(Collector):
         self.resque = resque
 
     def collect(self) -> Iterator[Metric]:
+        now = time.time()
         try:
             sample = read_sample(self.resque)
+            history.record(self.resque, sample.processed, sample.failed, now)
         except (redis.RedisError, OSError):
             yield up(0)
             return
-        yield from families(sample, time.time())
+        yield from families(sample, now)
         yield up(1)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from resque_frontend import failed, reads
+from resque_frontend import failed, history, reads
 from resque_frontend.context import int_arg, resque, settings
 from resque_frontend.failed import FailureFilter
 
@@ -20,7 +20,11 @@ def overview() -> str:
     totals = reads.totals(r)
     queues = reads.queue_rows(r, totals.queue_names, totals.now)
     busy = [w for w in reads.workers(r, settings(), totals.now) if w.info.busy]
-    return render_template("overview.html", live=True, totals=totals, queues=queues, busy=busy)
+    bars = history.record(r, totals.processed, totals.failed, totals.now)
+    return render_template(
+        "overview.html", live=True, totals=totals, queues=queues, busy=busy,
+        chart=history.chart(bars, totals.now),
+    )  # fmt: skip
 
 
 @blueprint.get("/working")

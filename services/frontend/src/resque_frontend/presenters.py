@@ -124,5 +124,10 @@ def ago(seconds: float | None) -> str:
     return f"{human_duration(seconds)} ago"
 
 
+def minute(epoch: float) -> str:
+    """``18:40 UTC`` for a chart bar's tooltip."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M UTC")
+
+
 def iso(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
