@@ -9,11 +9,13 @@ from pathlib import Path
 
 import docker
 import pytest
+import redis
+import requests
 from e2e_support.engine import in_ci
 from e2e_support.images import REPO, SERVICES, image
-from e2e_support.stack import COMPOSE_FILES, COMPOSE_V2, Stack
+from e2e_support.polling import wait_for
+from e2e_support.stack import COMPOSE_FILES, COMPOSE_V1, COMPOSE_V2, Stack
 
-COMPOSE_V1 = "/usr/bin/docker-compose"  # Debian's docker-compose 1.29
 DOCKERFILES = sorted((REPO / "deploy").rglob("Dockerfile*"))
 
 
@@ -40,23 +42,27 @@ def compose_config(
 
 def test_compose_file_is_valid_for_compose_v2() -> None:
     for profiles in ([], ["monitoring"]):
-        result = compose_config([str(COMPOSE_V2)], profiles)
+        result = compose_config([COMPOSE_V2], profiles)
         assert result.returncode == 0, result.stderr
 
 
-def test_compose_file_is_valid_for_compose_v1() -> None:
+def require_compose_v1() -> None:
     if not Path(COMPOSE_V1).exists():
         message = f"{COMPOSE_V1} (Debian's docker-compose 1.29) is not installed"
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_compose_file_is_valid_for_compose_v1() -> None:
+    require_compose_v1()
     for profiles in ([], ["monitoring"]):
         result = compose_config([COMPOSE_V1], profiles)
         assert result.returncode == 0, result.stderr
 
 
 def test_compose_services_follow_the_deployment_rules() -> None:
-    result = compose_config([str(COMPOSE_V2)], ["monitoring"], "--format", "json")
+    result = compose_config([COMPOSE_V2], ["monitoring"], "--format", "json")
     config = json.loads(result.stdout)
     services = config["services"]
     worker = services["worker"]
@@ -99,3 +105,27 @@ def test_redis_persists_every_second_and_never_evicts(stack: Stack) -> None:
     assert setting("appendonly") == "yes"
     assert setting("appendfsync") == "everysec"
     assert setting("maxmemory-policy") == "noeviction"
+
+
+def test_compose_v1_runs_the_stack(images: docker.DockerClient, tmp_path: Path) -> None:
+    """docker-compose 1.29 starts the same file, and a job goes through it."""
+    require_compose_v1()
+    stack = Stack(tmp_path, images, compose_binary=COMPOSE_V1)
+    try:
+        stack.up(2)
+        wait_for(
+            lambda: len(stack.resque.workers.ids()) == 2,
+            timeout=120,
+            what="2 workers registered",
+            ignore=(redis.ConnectionError,),
+        )
+        wait_for(
+            lambda: requests.get(f"{stack.enqueuer_url}/readyz", timeout=5).ok,
+            timeout=60,
+            what="the enqueuer to be ready",
+            ignore=(requests.RequestException,),
+        )
+        stack.enqueue("file_serve", "Archive", [44])
+        wait_for(lambda: stack.runs_of("Archive", 44) == 1, timeout=30, what="Archive(44) to run")
+    finally:
+        stack.down()

@@ -17,6 +17,8 @@ import requests
 from e2e_support.polling import wait_for
 from e2e_support.stack import TOKEN, Stack
 
+from resque_proto.workers import WorkerInfo
+
 SLOW = 8  # seconds a SlowArchive takes: long enough to signal it mid-run
 
 
@@ -24,7 +26,7 @@ def new_repo_id() -> int:
     return random.randrange(10**6, 10**9)
 
 
-def slow_job_in_hand(stack: Stack, queue: str, seconds: float) -> tuple[int, object]:
+def slow_job_in_hand(stack: Stack, queue: str, seconds: float) -> tuple[int, WorkerInfo]:
     """Enqueue a SlowArchive and return (repo_id, the worker running it)."""
     repo_id = new_repo_id()
     stack.enqueue(queue, "SlowArchive", [seconds, repo_id])
@@ -85,7 +87,7 @@ def test_term_requeues_the_job_for_another_worker(eight_workers: Stack) -> None:
 
     container.wait(timeout=60)
     second = wait_for(
-        lambda: (w := stack.worker_running(repo_id)) is not None and w.id != first.id and w,
+        lambda: stack.worker_running(repo_id, besides=first.id),
         timeout=30,
         what="another worker to take the requeued job",
     )
@@ -138,7 +140,7 @@ def test_kill_job_is_recovered_by_another_worker(eight_workers: Stack) -> None:
     container.wait(timeout=30)
 
     rescuer = wait_for(
-        lambda: (w := stack.worker_running(repo_id)) is not None and w.id != victim.id and w,
+        lambda: stack.worker_running(repo_id, besides=victim.id),
         timeout=90,
         what="the pruner to hand the job to another worker",
     )

