@@ -247,3 +247,16 @@ def test_static_assets_are_served_locally(client: FlaskClient) -> None:
         assert asset in body
         assert client.get(asset).status_code == 200
     assert "http" not in body.split("<body")[0].replace("http-equiv", "")  # no CDN
+
+
+def test_filters_match_escaped_and_non_ascii_values(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    redis_client.rpush(
+        resque.keys.failed,
+        '{"failed_at":"2026/11/27 18:40:32 UTC","payload":{"class":"Archive","args":[]},'
+        '"exception":"Caf\\u00e9Error","error":"say \\"hi\\"","backtrace":[],'
+        '"worker":"h:1:q","queue":"q"}',
+    )
+    assert "say &#34;hi&#34;" in page(client, "/failed?exception=café")
+    assert "No record matches" in page(client, "/failed?exception=tea")

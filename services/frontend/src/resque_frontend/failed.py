@@ -62,6 +62,16 @@ class FailureFilter:
         fields = {"queue": self.queue, "class": self.class_name, "exception": self.exception}
         return {name: value for name, value in fields.items() if value}
 
+    def might_match(self, raw: str) -> bool:
+        """A cheap test on the raw bytes, before decoding: False only when the record
+        cannot match (every wanted value must appear verbatim, ignoring case)."""
+        lowered = raw.lower()
+        return all(
+            value.lower() in lowered
+            for value in (self.queue, self.class_name, self.exception)
+            if value and _verbatim_in_json(value)
+        )
+
     def matches(self, item: FailureView) -> bool:
         if self.queue and item.failure.queue != self.queue:
             return False
@@ -70,6 +80,12 @@ class FailureFilter:
             return False
         exception = (item.failure.exception or "").lower()
         return not (self.exception and self.exception.lower() not in exception)
+
+
+def _verbatim_in_json(value: str) -> bool:
+    """True when any JSON encoder writes ``value`` unchanged: printable ASCII without
+    quote or backslash (others may be escaped, so the raw test would be unsound)."""
+    return all(" " <= c <= "~" and c not in '"\\' for c in value)
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,8 @@ def filtered_page(
         for offset in range(len(chunk) - 1, -1, -1):
             index = lower + offset
             scanned += 1
+            if not wanted.might_match(chunk[offset]):
+                continue
             item = view(index, chunk[offset])
             if wanted.matches(item):
                 found.append(item)
