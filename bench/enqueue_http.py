@@ -1,0 +1,235 @@
+"""HTTP enqueue benchmark: ``POST /jobs`` against the same app's trivial endpoint.
+
+Starts its own Redis (redis_runner) and one ``resque-enqueuer`` (the production
+gunicorn configuration: gevent workers, JSON access log), then loads it with
+``wrk`` (Debian package ``wrk``) in one run:
+
+* ``GET /healthz`` (a trivial JSON answer from the same app and middleware: the
+  framework's ceiling) and ``POST /jobs`` at several connection counts;
+* ``POST /jobs`` held near half its peak rate (each connection pauses between
+  requests; wrk is closed-loop, so this is an approximation of a fixed rate);
+* ``POST /jobs/batch`` with 100 and 1,000 jobs per request.
+
+Prints a Markdown table for docs/benchmarks.md.
+Run: ``uv run python bench/enqueue_http.py [--duration 5] [--connections 8,32,128]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import requests
+
+from redis_runner import RedisServer
+from redis_runner.server import free_port
+
+REPORT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"errors":%d,"status_errors":%d,' ..
+    '"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Run:
+    label: str
+    connections: int
+    rate: float  # requests/s
+    p50_ms: float
+    p99_ms: float
+    jobs_per_request: int = 0
+
+    @property
+    def jobs_per_s(self) -> float:
+        return self.rate * self.jobs_per_request
+
+
+def lua_script(directory: Path, name: str, method: str, body: str, delay_ms: float) -> Path:
+    lines = [f'wrk.method = "{method}"', 'wrk.headers["Content-Type"] = "application/json"']
+    if body:
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    if delay_ms:
+        lines.append(f"delay = function() return {delay_ms:.3f} end")
+    path = directory / f"{name}.lua"
+    path.write_text("\n".join(lines) + "\n" + REPORT)
+    return path
+
+
+def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
+    command = [
+        "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+        "-s", str(script), url,
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    [line] = [row for row in output.splitlines() if row.startswith("WRKJSON ")]
+    result: dict[str, float] = json.loads(line.removeprefix("WRKJSON "))
+    if result["errors"] or result["status_errors"]:
+        raise SystemExit(f"wrk saw errors against {url}: {result}\n{output}")
+    return result
+
+
+class Bench:
+    def __init__(self, base_url: str, redis_url: str, duration: int, scripts: Path) -> None:
+        self.base_url = base_url
+        self.redis = redis.Redis.from_url(redis_url)
+        self.duration = duration
+        self.scripts = scripts
+        self.count = 0
+
+    def run(
+        self,
+        label: str,
+        path: str,
+        connections: int,
+        body: str = "",
+        jobs: int = 0,
+        delay_ms: float = 0.0,
+    ) -> Run:
+        self.redis.flushall()
+        method = "POST" if body else "GET"
+        self.count += 1
+        script = lua_script(self.scripts, f"run-{self.count}", method, body, delay_ms)
+        result = wrk(self.base_url + path, script, connections, self.duration)
+        if jobs:
+            queued = int(self.redis.llen("resque:queue:bench"))
+            assert queued >= result["requests"] * jobs, "fewer jobs in Redis than answered"
+        return Run(
+            label=label,
+            connections=connections,
+            rate=result["requests"] / (result["duration_us"] / 1e6),
+            p50_ms=result["p50_us"] / 1000,
+            p99_ms=result["p99_us"] / 1000,
+            jobs_per_request=jobs,
+        )
+
+
+def job_body(count: int | None) -> str:
+    job = {"queue": "bench", "class": "Archive", "args": [44, "master"]}
+    if count is None:
+        return json.dumps(job)
+    return json.dumps({"jobs": [{**job, "args": [n, "master"]} for n in range(count)]})
+
+
+def start_enqueuer(redis_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "REDIS_URL": redis_url,
+        "ENQUEUER_MAX_BATCH": "1000",
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-enqueuer-metrics-"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "resque_enqueuer"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/readyz", timeout=1).status_code == 200:
+                return process, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("resque-enqueuer did not become ready")
+
+
+def table(runs: list[Run]) -> str:
+    rows = [
+        "| load | connections | requests/s | jobs/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        jobs = f"{run.jobs_per_s:,.0f}" if run.jobs_per_request else "—"
+        rows.append(
+            f"| {run.label} | {run.connections} | {run.rate:,.0f} | {jobs} | "
+            f"{run.p50_ms:.2f} | {run.p99_ms:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def measure(bench: Bench, connections: list[int]) -> list[Run]:
+    runs: list[Run] = []
+    single = job_body(None)
+    for count in connections:
+        runs.append(bench.run("GET /healthz (trivial)", "/healthz", count))
+        runs.append(bench.run("POST /jobs", "/jobs", count, single, jobs=1))
+    peak = max(r.rate for r in runs if r.label == "POST /jobs")
+    half_connections = 16
+    delay_ms = 1000 * half_connections / (peak / 2)
+    runs.append(
+        bench.run(
+            "POST /jobs at ~half peak", "/jobs", half_connections, single, 1, delay_ms=delay_ms
+        )
+    )
+    for size in (100, 1000):
+        for count in (4, 16):
+            runs.append(
+                bench.run(f"POST /jobs/batch x{size}", "/jobs/batch", count, job_body(size), size)
+            )
+    return runs
+
+
+def summary(runs: list[Run]) -> str:
+    trivial = max(r.rate for r in runs if r.label.startswith("GET /healthz"))
+    single = max(r.rate for r in runs if r.label == "POST /jobs")
+    batch = max(r.jobs_per_s for r in runs if r.label == "POST /jobs/batch x1000")
+    half = next(r for r in runs if r.label == "POST /jobs at ~half peak")
+    return (
+        f"- POST /jobs peak {single:,.0f} req/s = {single / trivial:.0%} of the trivial "
+        f"endpoint's peak {trivial:,.0f} req/s (target >= 70%)\n"
+        f"- batches of 1,000: {batch:,.0f} jobs/s (target >= 50,000)\n"
+        f"- p99 at {half.rate:,.0f} req/s (~half peak): {half.p99_ms:.2f} ms (target < 20 ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per load level")
+    parser.add_argument("--connections", default="8,32,128", help="comma-separated")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn")
+    options = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/enqueue_http.py needs wrk: apt-get install wrk")
+    connections = [int(c) for c in options.connections.split(",")]
+    with RedisServer() as server, tempfile.TemporaryDirectory() as scripts:
+        process, url = start_enqueuer(server.url, options.workers)
+        try:
+            bench = Bench(url, server.url, options.duration, Path(scripts))
+            runs = measure(bench, connections)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        redis_version = redis.Redis.from_url(server.url).info()["redis_version"]
+    print(
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, Redis {redis_version}, "
+        f"{options.workers} gunicorn gevent workers, wrk -t1, {options.duration:g} s per row\n"
+    )
+    print(table(runs))
+    print()
+    print(summary(runs))
+
+
+if __name__ == "__main__":
+    main()
