@@ -75,7 +75,11 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL)
+        # Own session: a signal to the caller's process group (a supervisor stopping
+        # everything) must not stop Redis before its clients are done with it.
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.DEVNULL, start_new_session=True
+        )
         self._wait_until_ready(timeout)
         return self
 
@@ -131,23 +135,45 @@ class RedisServer:
         self.stop()
 
 
+def connected_clients(port: int) -> int:
+    """How many clients are connected (0 when the server does not answer)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"INFO clients\r\n")
+            reply = sock.recv(4096).decode(errors="replace")
+    except OSError:
+        return 0
+    for line in reply.splitlines():
+        if line.startswith("connected_clients:"):
+            return int(line.split(":", 1)[1]) - 1  # minus this connection
+    return 0
+
+
 def serve_forever() -> None:
-    """``redis-runner``: a persistent server in the foreground (for ``make run``)."""
+    """``redis-runner``: a persistent server in the foreground (for ``make run``).
+
+    On SIGTERM/SIGINT it waits up to ``REDIS_DRAIN_SECONDS`` (3) for its clients
+    to disconnect before stopping, so workers stopped at the same moment (honcho
+    signals every process at once) can still unregister and requeue their jobs.
+    """
     import signal
 
     port = int(os.environ.get("REDIS_PORT", "6379"))
     data_dir = os.environ.get("REDIS_DATA_DIR", "var/redis")
+    drain_seconds = float(os.environ.get("REDIS_DRAIN_SECONDS", "3"))
     server = RedisServer(port=port, data_dir=data_dir, persistent=True)
     server._owns_dir = False
     server.start()
     print(f"redis-server ready on {server.url} (data in {data_dir})", flush=True)
-
-    def stop(signum: int, frame: object) -> None:
-        server.stop()
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.append(signum))
     assert server.process is not None
-    server.process.wait()
-    raise SystemExit(server.process.returncode)
+    while server.process.poll() is None and not stopping:
+        time.sleep(0.2)
+    if stopping:
+        deadline = time.monotonic() + drain_seconds
+        while connected_clients(port) > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server.stop()
+    raise SystemExit(0 if stopping else server.process.returncode)
