@@ -12,15 +12,26 @@ Hooks are class attributes whose names start with ``before_perform``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from resque_worker.errors import DontPerform
 
+HOOK_PREFIXES = ("before_perform", "around_perform", "after_perform", "on_failure")
 
-def hooks_of(job_class: type, prefix: str) -> list[Callable[..., Any]]:
+
+@functools.cache
+def hooks_of(job_class: type, prefix: str) -> tuple[Callable[..., Any], ...]:
+    """The class's hooks with ``prefix``, in name order. Cached: the worker parent warms
+    the cache (``prepare``) so forked children find it ready in shared memory."""
     names = sorted(name for name in dir(job_class) if name.startswith(prefix))
-    return [getattr(job_class, name) for name in names if callable(getattr(job_class, name))]
+    return tuple(getattr(job_class, n) for n in names if callable(getattr(job_class, n)))
+
+
+def prepare(job_class: type) -> None:
+    for prefix in HOOK_PREFIXES:
+        hooks_of(job_class, prefix)
 
 
 def perform(job_class: type, args: Sequence[Any]) -> bool:

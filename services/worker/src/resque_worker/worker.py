@@ -32,6 +32,7 @@ from resque_proto.payload import Job, decode_json, decode_payload
 from resque_proto.queue_patterns import is_dynamic, resolve_queues
 from resque_proto.records import failure_record
 from resque_proto.workers import make_worker_id
+from resque_worker import hooks
 from resque_worker.backoff import Backoff
 from resque_worker.child import child_main
 from resque_worker.config import Config
@@ -193,6 +194,7 @@ class Worker:
 
     def execute(self, job: Job, job_class: type) -> Outcome | None:
         """Run the job in a forked child; None means "put it back" (shutdown)."""
+        hooks.prepare(job_class)
         try:
             self.registry.run_hooks("before_fork", job)
         except Exception as error:
