@@ -109,7 +109,7 @@ def main() -> None:
         assert record is not None
         worker = resque.workers.ids()[0]
         paths = [
-            "/metrics", "/", "/working", "/queues", "/queues/q000", "/queues/q000?page=0",
+            "/metrics", "/", "/working", "/queues", "/queues/q000",
             "/workers", f"/workers/{worker}", "/failed", f"/failed?page={args.failures // 50}",
             "/failed?queue=q007", "/failed?class=NoSuchJob",
             f"/failed/{record.index}/{failure_id(record.raw)}", "/stats", "/stats/keys",
