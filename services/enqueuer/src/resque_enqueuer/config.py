@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from resque_proto.connection import DEFAULT_REDIS_URL
@@ -39,7 +39,6 @@ class Config:
     redis_timeout: float = DEFAULT_REDIS_TIMEOUT
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     retry_after: int = DEFAULT_RETRY_AFTER
-    metrics_dir: str | None = field(default=None)
 
     @property
     def auth_required(self) -> bool:
@@ -60,7 +59,6 @@ class Config:
             redis_timeout=positive_float(env, "ENQUEUER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT),
             ready_timeout=positive_float(env, "ENQUEUER_READY_TIMEOUT", DEFAULT_READY_TIMEOUT),
             retry_after=positive_int(env, "ENQUEUER_RETRY_AFTER", DEFAULT_RETRY_AFTER),
-            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
 
 
