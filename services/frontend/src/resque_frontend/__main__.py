@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
 from resque_frontend.config import Settings
 
 DEFAULT_PORT = "8080"
+ENVIRONMENT = """\
+environment (see docs/frontend.md):
+  REDIS_URL                 redis://localhost:6379/0
+  RESQUE_NAMESPACE          resque
+  PORT                      8080
+  WEB_CONCURRENCY           gunicorn worker processes (2)
+  FRONTEND_THREADS          threads per worker process (4)
+  FRONTEND_AUTH_USER, FRONTEND_AUTH_PASSWORD   basic auth for the pages
+  FRONTEND_AUTH_TOKEN       bearer token (or basic-auth password)
+  FRONTEND_READ_ONLY        true: no actions
+  FRONTEND_REFRESH_SECONDS  live refresh period (3)
+  RESQUE_PRUNE_AFTER        seconds without heartbeat before one of our workers is stale (30)
+  FRONTEND_REDIS_TIMEOUT    Redis socket timeout in seconds (2)
+"""
 
 
 def gunicorn_argv(env: dict[str, str]) -> list[str]:
@@ -27,13 +42,12 @@ def gunicorn_argv(env: dict[str, str]) -> list[str]:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] in {"-h", "--help"}:
-        print(__doc__.strip())
-        print("Environment: REDIS_URL, RESQUE_NAMESPACE, PORT (8080), WEB_CONCURRENCY, "
-              "FRONTEND_AUTH_USER/FRONTEND_AUTH_PASSWORD, FRONTEND_AUTH_TOKEN, "
-              "FRONTEND_READ_ONLY, FRONTEND_REFRESH_SECONDS, RESQUE_PRUNE_AFTER. "
-              "See docs/frontend.md.")  # fmt: skip
-        return
+    argparse.ArgumentParser(
+        prog="resque-frontend",
+        description="Resque dashboard and Prometheus /metrics (gunicorn on 0.0.0.0:$PORT).",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args()
     try:
         Settings.from_env()
     except ValueError as error:

@@ -95,13 +95,12 @@ def clear_retried() -> Response | str:
 @blueprint.post("/queues/<name>/remove")
 def remove_queue(name: str) -> Response | str:
     r = resque()
+    size = r.queues.size(name)
     page = _confirmed(
-        f"Remove the queue {name!r} and drop the {r.queues.size(name)} jobs waiting in it?",
-        "Remove queue",
+        f"Remove the queue {name!r} and drop the {size} jobs waiting in it?", "Remove queue"
     )
     if page is not None:
         return page
-    size = r.queues.size(name)
     r.queues.remove_queue(name)
     return _back("pages.queues", "queue-removed", size)
 
