@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import redis
 from flask.testing import FlaskClient
 from frontend_testkit import (
+    ACTIVE_JOB,
     RUBY_FAILURE,
+    RUBY_JOBS,
     RUBY_WORKER,
     XSS,
     AppFactory,
     add_failure,
     links,
+    post,
     seed_ruby,
     text_of,
 )
@@ -260,3 +264,24 @@ def test_filters_match_escaped_and_non_ascii_values(
     )
     assert "say &#34;hi&#34;" in page(client, "/failed?exception=café")
     assert "No record matches" in page(client, "/failed?exception=tea")
+
+
+def test_active_job_failures_are_shown_and_filtered_by_their_real_class(
+    client: FlaskClient, resque: Resque
+) -> None:
+    wrapped = json.loads(ACTIVE_JOB)
+    add_failure(resque, cls=wrapped["class"], args=wrapped["args"], exception="Timeout::Error")
+    add_failure(resque, cls="Other")
+    body = page(client, "/failed?class=archivejob")
+    assert "ArchiveJob" in body and "ActiveJob</span>" in body and "Other" not in body
+
+
+def test_queue_names_ruby_allows_like_slashes_work(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    redis_client.sadd(resque.keys.queues, "team/a")  # Ruby accepts any queue name
+    redis_client.rpush(resque.keys.queue("team/a"), RUBY_JOBS[0])
+    assert "branch-0" in page(client, "/queues/team/a")
+    assert "Are you sure?" in text_of(post(client, "/queues/team/a/remove"))
+    assert post(client, "/queues/team/a/remove", confirm="yes").status_code == 303
+    assert resque.queues.names() == []

@@ -92,7 +92,7 @@ def clear_retried() -> Response | str:
     return _back("pages.failed_list", "cleared-retried", resque().failures.clear_retried())
 
 
-@blueprint.post("/queues/<name>/remove")
+@blueprint.post("/queues/<path:name>/remove")
 def remove_queue(name: str) -> Response | str:
     r = resque()
     size = r.queues.size(name)

@@ -46,7 +46,7 @@ def queues() -> str:
     return render_template("queues.html", totals=totals, queues=rows)
 
 
-@blueprint.get("/queues/<name>")
+@blueprint.get("/queues/<path:name>")
 def queue(name: str) -> str:
     r = resque()
     totals = reads.totals(r)

@@ -16,6 +16,14 @@
     }
   });
 
+  // A message from the last action is shown once; refreshes and reloads drop it.
+  var url = new URL(window.location.href);
+  if (url.searchParams.has("notice")) {
+    url.searchParams.delete("notice");
+    url.searchParams.delete("n");
+    window.history.replaceState(null, "", url.toString());
+  }
+
   var main = document.getElementById("content");
   var control = document.querySelector("[data-live-control]");
   if (!main || !control || main.getAttribute("data-live") !== "on") return;
