@@ -43,6 +43,7 @@ format: install ## apply ruff's fixes and formatting
 bench: install ## benchmarks side by side with RQ (figures in docs/benchmarks.md)
 	$(RUN) python bench/worker_throughput.py
 	$(RUN) python bench/enqueue_throughput.py
+	$(RUN) python bench/enqueue_http.py
 
 test-e2e: install ## only the end-to-end suite (real containers; needs a Docker engine)
 	$(RUN) pytest tests/e2e
