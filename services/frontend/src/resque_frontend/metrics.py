@@ -24,10 +24,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from resque_frontend import history
 from resque_proto import Resque
 from resque_proto.histogram import cumulative
+from resque_proto.jobs import ENQUEUED_AT_KEY
 from resque_proto.queues import QueuedJob
 from resque_proto.text import text, texts
-
-ENQUEUED_AT = "enqueued_at"
 
 
 @dataclass
@@ -55,7 +54,7 @@ def head_enqueued_at(head: bytes | None) -> float | None:
     raw = text(head)
     if raw is None:
         return None
-    value = QueuedJob.decode(0, raw).extras.get(ENQUEUED_AT)
+    value = QueuedJob.decode(0, raw).extras.get(ENQUEUED_AT_KEY)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)

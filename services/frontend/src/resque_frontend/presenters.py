@@ -77,10 +77,6 @@ def pretty(value: Any) -> str:
 def parse_time(value: Any, kind: str) -> datetime | None:
     """Parse one of Resque's time formats (``run_at``, ``started``, ``heartbeat``,
     ``failed_at``); None when absent or not in that format."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
     if not isinstance(value, str) or not value:
         return None
     parser = {

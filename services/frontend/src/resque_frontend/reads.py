@@ -13,7 +13,7 @@ from resque_frontend.metrics import head_enqueued_at
 from resque_frontend.presenters import JobView, job_view, parse_time, seconds_between
 from resque_proto import Resque, WorkerInfo
 from resque_proto.queues import QueuedJob
-from resque_proto.text import text, texts
+from resque_proto.text import texts
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def worker_view(info: WorkerInfo, settings: Settings, now: float) -> WorkerView:
     return WorkerView(
         info=info,
         job=job_view(job.get("payload")) if job else None,
-        job_queue=text(job.get("queue")) if job and isinstance(job.get("queue"), str) else None,
+        job_queue=job.get("queue") if job and isinstance(job.get("queue"), str) else None,
         run_at=run_at,
         running_for=seconds_between(run_at, now),
         started=parse_time(info.started, "started"),
