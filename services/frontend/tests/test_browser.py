@@ -47,11 +47,18 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A tab that fails the test on any console error (CSP violations included)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     tab = context.new_page()
     tab.set_default_timeout(20_000)
+    errors: list[str] = []
+    tab.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    tab.on("pageerror", lambda error: errors.append(str(error)))
     yield tab
     context.close()
+    assert errors == []
 
 
 def shoot(page: Page, name: str) -> None:
@@ -115,3 +122,20 @@ def test_retry_and_confirmed_remove_from_the_failed_page(
     page.locator("table.failures tbody tr").first.get_by_role("button", name="Remove").click()
     expect(page.locator(".notice.ok")).to_contain_text("removed")
     assert resque.failures.count() == records - 1
+
+
+def test_without_javascript_the_server_asks_for_confirmation(
+    frontend: str, browser: Browser, resque: Resque
+) -> None:
+    resque.enqueue("doomed", "Archive", 1)
+    context = browser.new_context(java_script_enabled=False)
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    tab.goto(frontend + "/queues")
+    tab.get_by_role("button", name="Remove").click()
+    expect(tab.locator("h1")).to_have_text("Are you sure?")
+    assert resque.queues.names() == ["doomed"]
+    tab.get_by_role("button", name="Remove queue").click()
+    expect(tab.locator(".notice.ok")).to_contain_text("removed")
+    assert resque.queues.names() == []
+    context.close()
