@@ -40,6 +40,7 @@ def _install_templating(app: Flask, settings: Settings) -> None:
         minute=presenters.minute,
         compact=presenters.compact,
         pretty=presenters.pretty,
+        readable=presenters.readable,
     )
     app.jinja_env.globals.update(job_view=presenters.job_view, section_of=presenters.section_of)
 

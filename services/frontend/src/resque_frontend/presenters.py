@@ -74,6 +74,12 @@ def pretty(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
 
 
+def readable(value: Any, width: int = 100) -> str:
+    """One line when it fits in ``width`` characters, else indented JSON."""
+    line = compact(value)
+    return line if len(line) <= width else pretty(value)
+
+
 def parse_time(value: Any, kind: str) -> datetime | None:
     """Parse one of Resque's time formats (``run_at``, ``started``, ``heartbeat``,
     ``failed_at``); None when absent or not in that format."""
