@@ -75,7 +75,7 @@ def check_allowed(specs: list[JobSpec], prefix_items: bool = False) -> None:
 def write(
     specs: list[JobSpec], key: str | None, endpoint: str, document: Any, single: bool
 ) -> Response:
-    pairs, stored = encode_all(specs)
+    pairs, stored = encode_all(specs, single)
     answer = stored[0] if single else {"jobs": stored}
     resque = services().resque
     if key is None:
@@ -95,7 +95,9 @@ def write(
     return accepted(replay.body, replayed=True, status=replay.status)
 
 
-def encode_all(specs: list[JobSpec]) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+def encode_all(
+    specs: list[JobSpec], single: bool
+) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """``(queue, payload)`` pairs to push, and the jobs as the answer shows them."""
     pairs: list[tuple[str, str]] = []
     stored: list[dict[str, Any]] = []
@@ -104,7 +106,7 @@ def encode_all(specs: list[JobSpec]) -> tuple[list[tuple[str, str]], list[dict[s
         try:
             payload = encode_payload(spec.class_name, spec.args, extras)
         except RecursionError:
-            where = "args" if len(specs) == 1 else f"jobs[{index}].args"
+            where = "args" if single else f"jobs[{index}].args"
             raise invalid([error(where, "is nested too deeply")]) from None
         pairs.append((spec.queue, payload))
         stored.append({"queue": spec.queue, "class": spec.class_name, "args": spec.args, **extras})
