@@ -222,9 +222,11 @@ def main() -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(60)
         redis_version = redis.Redis.from_url(server.url).info()["redis_version"]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, Redis {redis_version}, "
-        f"{options.workers} gunicorn gevent workers, wrk -t1, {options.duration:g} s per row\n"
+        f"{os.cpu_count()} CPUs (load average after the run: {load}), Python "
+        f"{platform.python_version()}, Redis {redis_version}, {options.workers} gunicorn gevent "
+        f"workers, wrk -t1, {options.duration:g} s per row\n"
     )
     print(table(runs))
     print()
