@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 import redis
@@ -34,3 +36,23 @@ def test_redis_down_is_a_503_and_the_service_recovers(make_app: Any, fresh_redis
     after = redis.Redis.from_url(server.url)
     assert after.llen("resque:queue:file_serve") == 2
     after.close()
+
+
+def test_a_hung_redis_is_a_503_after_the_timeout(make_app: Any, fresh_redis: Any) -> None:
+    server: RedisServer = fresh_redis()
+    assert server.process is not None
+    client = make_app(redis_url=server.url, redis_timeout=0.3, ready_timeout=0.3).test_client()
+    assert client.post("/jobs", json=JOB).status_code == 202
+
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        hung = client.post("/jobs", json=JOB)
+        not_ready = client.get("/readyz")
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+    assert hung.status_code == not_ready.status_code == 503
+    assert hung.headers["Retry-After"] == "1"
+    # A push that timed out may still be carried out once Redis resumes (docs/enqueuer.md):
+    # the client cannot tell, which is what Idempotency-Key is for.
+    assert client.post("/jobs", json=JOB).status_code == 202
