@@ -51,29 +51,36 @@ def client(make_app: AppFactory) -> FlaskClient:
 
 
 @pytest.fixture
-def frontend(redis_url: str) -> Iterator[str]:
+def frontend(redis_url: str, tmp_path: Path) -> Iterator[str]:
     """Base URL of a real ``resque-frontend`` (gunicorn, 2 workers) on the test Redis."""
     port = free_port()
     env = {**os.environ, "PORT": str(port), "REDIS_URL": redis_url, "WEB_CONCURRENCY": "2",
            "RESQUE_NAMESPACE": "resque"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "resque_frontend"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "frontend.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "resque_frontend"], env=env, stdout=output, stderr=output
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, process, log)
+        yield base
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
+            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                return
         except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"resque-frontend did not start: {process.communicate()[1].decode()}")
+            pytest.fail(f"resque-frontend did not start:\n{log.read_text()}")
         time.sleep(0.1)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
