@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis
 from flask.testing import FlaskClient
 
+from redis_runner.server import RedisServer
 from resque_frontend import history
-from resque_proto import Resque
+from resque_frontend.app import create_app
+from resque_frontend.config import Settings
+from resque_proto import Resque, connect
 
 T0 = 1_795_000_020.0  # a minute boundary
 
@@ -51,3 +56,20 @@ def test_overview_draws_the_chart_once_there_are_two_minutes(
 def test_metrics_scrapes_record_history(client: FlaskClient, redis_client: redis.Redis) -> None:
     client.get("/metrics")
     assert redis_client.hlen("resque:pyresque:history") == 1
+
+
+def test_a_read_only_redis_user_gets_pages_and_metrics_without_history(
+    fresh_redis: Callable[[], RedisServer],
+) -> None:
+    server = fresh_redis()
+    admin = redis.Redis.from_url(server.url)
+    admin.acl_setuser("reader", enabled=True, passwords=["+pw"], keys=["*"],
+                      commands=["+@read", "+@connection", "+@scripting", "-@write", "+info",
+                                "+time"])  # fmt: skip
+    Resque(connect(server.url), "resque").enqueue("q", "Archive", 1)
+    url = server.url.replace("redis://", "redis://reader:pw@")
+    client = create_app(Settings(redis_url=url, namespace="resque")).test_client()
+    assert "Collecting" in client.get("/").get_data(as_text=True)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "resque_up 1.0" in metrics and 'resque_queue_jobs{queue="q"} 1.0' in metrics
+    assert admin.exists("resque:pyresque:history") == 0

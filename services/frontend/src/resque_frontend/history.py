@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+import redis
+
 from resque_proto import Resque
 from resque_proto.text import text
 
@@ -57,12 +59,18 @@ def bars(snapshots: list[tuple[int, int, int]]) -> list[Bar]:
 
 
 def record(resque: Resque, processed: int, failed: int, now: float) -> list[Bar]:
-    """Store this minute's snapshot and return the last hour's per-minute bars."""
+    """Store this minute's snapshot and return the last hour's per-minute bars.
+
+    A Redis that refuses the write (a read-only replica, or an ACL user without
+    write or script rights) gives no history rather than an error page."""
     minute = int(now // MINUTE * MINUTE)
     oldest = minute - KEEP_MINUTES * MINUTE
     script = resque.redis.register_script(RECORD_LUA)
-    flat = script(keys=[resque.keys.throughput_history],
-                  args=[minute, f"{processed} {failed}", oldest])  # fmt: skip
+    try:
+        flat = script(keys=[resque.keys.throughput_history],
+                      args=[minute, f"{processed} {failed}", oldest])  # fmt: skip
+    except redis.ResponseError:
+        return []
     return bars(_snapshots(list(flat)))
 
 
