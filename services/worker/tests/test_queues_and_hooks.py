@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -143,3 +144,16 @@ def test_in_process_mode_runs_jobs_in_the_worker(
     assert ran_tags(events) == [0, 1, 2, 3, 4]
     assert {e["pid"] for e in events.of("ran")} == {worker.pid}
     assert resque.stats.processed() == 6 and resque.failures.count() == 1
+
+
+def test_in_process_term_child_interrupts_the_job_and_requeues_it(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    worker = spawn_worker(FORK_PER_JOB="false", TERM_CHILD="1")
+    payload = resque.enqueue("test", "Sleep", "inproc", 60)
+    wait_for(lambda: events.of("start", tag="inproc"), what="the job to start")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert not events.of("finish", tag="inproc")
+    assert resque.redis.lrange(resque.keys.queue("test"), 0, -1) == [payload.encode()]
+    assert resque.failures.count() == 0 and resque.workers.ids() == []

@@ -91,6 +91,30 @@ def test_a_killed_workers_job_is_recovered_and_run_by_another(
     assert resque.redis.hget(resque.keys.redeliveries, payload) is None  # finished: cleared
 
 
+def test_a_job_that_keeps_killing_workers_becomes_a_failure(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    fast_pruning = {
+        "RESQUE_HEARTBEAT_INTERVAL": "0.5",
+        "RESQUE_PRUNE_AFTER": "2",
+        "RESQUE_PRUNE_INTERVAL": "0.5",
+        "RESQUE_MAX_REDELIVERIES": "1",
+    }
+    resque.enqueue("test", "KillWorker")
+    first = spawn_worker(**fast_pruning)
+    first.wait()
+    second = spawn_worker(**fast_pruning)  # recovers the job (redelivery 1) and dies of it
+    second.wait()
+    assert len(events.of("start", tag="poison")) == 2
+    third = spawn_worker(**fast_pruning)  # past the limit: a failure record, not a third run
+    [failure] = wait_for(resque.failures.all, what="the poison job's failure record")
+    assert failure.exception == "Resque::PruneDeadWorkerDirtyExit"
+    assert failure.worker == second.id
+    assert "KillWorker" in (failure.error or "")
+    assert len(events.of("start", tag="poison")) == 2
+    assert resque.queues.size("test") == 0 and third.process.poll() is None
+
+
 def test_health_check_follows_the_health_file(
     spawn_worker: Spawn, resque: Resque, tmp_path: Path
 ) -> None:

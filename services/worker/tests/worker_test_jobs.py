@@ -63,6 +63,16 @@ class KillSelf:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class KillWorker:
+    """A poison job: kills the worker running it."""
+
+    @staticmethod
+    def perform() -> None:
+        event("start", tag="poison")
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(60)
+
+
 class ExitWith:
     @staticmethod
     def perform(code: int) -> None:

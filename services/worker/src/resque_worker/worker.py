@@ -31,6 +31,7 @@ from resque_proto.errors import MalformedPayload
 from resque_proto.payload import Job, decode_json, decode_payload
 from resque_proto.queue_patterns import is_dynamic, resolve_queues
 from resque_proto.records import failure_record
+from resque_proto.recovery import recover_worker
 from resque_proto.workers import make_worker_id
 from resque_worker import hooks
 from resque_worker.backoff import Backoff
@@ -236,6 +237,7 @@ class Worker:
     def housekeeping(self) -> None:
         now = time.monotonic()
         if not self.registered:
+            self.recover_previous_life()
             self.resque.workers.register(self.id)
             self.registered = True
             self.next_heartbeat_at = now + self.config.heartbeat_interval
@@ -262,6 +264,23 @@ class Worker:
             self.heartbeat()
         except redis.RedisError as error:
             self.log.warning("heartbeat failed", extra={"error": str(error)})
+
+    def recover_previous_life(self) -> None:
+        """Recover jobs still held under this worker's id by a dead predecessor.
+
+        A container restarted after a crash keeps its hostname and often its pid,
+        so the new worker has the old one's id: its heartbeat would keep the old
+        in-flight jobs from ever being pruned. A starting worker holds no job, so
+        anything found is the predecessor's and is recovered as the pruner would.
+        """
+        recovery = recover_worker(
+            self.resque.redis, self.resque.keys, self.id, self.policy.redelivery_limit
+        )
+        if recovery.requeued or recovery.failed:
+            self.log.warning(
+                "recovered jobs of this worker id's previous life",
+                extra={"requeued": len(recovery.requeued), "failed": len(recovery.failed)},
+            )
 
     def prune(self) -> None:
         self.next_prune_at = time.monotonic() + self.config.prune_interval
