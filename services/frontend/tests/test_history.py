@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import redis
 from flask.testing import FlaskClient
+from frontend_testkit import post
 
 from redis_runner.server import RedisServer
 from resque_frontend import history
@@ -73,3 +74,7 @@ def test_a_read_only_redis_user_gets_pages_and_metrics_without_history(
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "resque_up 1.0" in metrics and 'resque_queue_jobs{queue="q"} 1.0' in metrics
     assert admin.exists("resque:pyresque:history") == 0
+    refused = post(client, "/workers/pause")
+    assert refused.status_code == 503
+    assert "refused the command" in refused.get_data(as_text=True)
+    assert admin.get("resque:pause-all-workers") is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from resque_frontend import actions, health, notices, pages, presenters, security, stats
@@ -68,11 +68,14 @@ def _install_errors(app: Flask, settings: Settings) -> None:
                                totals=None), error.code or 500  # fmt: skip
 
     @app.errorhandler(redis.RedisError)
-    def redis_down(error: redis.RedisError) -> tuple[str, int, dict[str, str]]:
-        message = (
-            f"Redis at {stats.redacted_url(settings.redis_url)} did not answer "
-            f"({type(error).__name__}). Nothing was changed; retry in a moment."
-        )
-        page = render_template("error.html", title="Redis unavailable", message=message,
-                               totals=None)  # fmt: skip
+    def redis_error(error: redis.RedisError) -> tuple[str, int, dict[str, str]]:
+        where = stats.redacted_url(settings.redis_url)
+        if isinstance(error, redis.ResponseError):
+            title, message = "Redis refused", f"Redis at {where} refused the command: {error}."
+        else:
+            title = "Redis unavailable"
+            message = f"Redis at {where} did not answer ({type(error).__name__})."
+        if request.method == "POST":
+            message += " The change may not have been made: reload to see the current state."
+        page = render_template("error.html", title=title, message=message, totals=None)
         return page, 503, {"Retry-After": "5"}
