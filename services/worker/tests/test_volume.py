@@ -10,6 +10,7 @@ from worker_harness import Events, WorkerProcess, wait_for
 
 from redis_runner import RedisServer
 from resque_proto import Resque, connect
+from resque_proto.histogram import cumulative
 
 Spawn = Callable[..., WorkerProcess]
 
@@ -30,6 +31,8 @@ def test_two_workers_run_five_thousand_jobs_exactly_once(
     assert max(runs.values()) == 1
     assert resque.stats.processed() == 5000 and resque.failures.count() == 0
     assert resque.queues.size("test") == 0
+    buckets, total, count = cumulative(resque.redis.hgetall(resque.keys.durations("test")))
+    assert count == 5000 and buckets[-1] == ("+Inf", 5000) and total > 0
 
 
 def test_a_redis_restart_during_two_thousand_jobs_loses_nothing(
