@@ -154,6 +154,36 @@ def test_kill_job_is_recovered_by_another_worker(eight_workers: Stack) -> None:
     assert stack.failures_for("e2e_kill") == []
 
 
+def test_restarted_container_recovers_the_job_its_previous_life_held(
+    eight_workers: Stack,
+) -> None:
+    """A crashed worker restarted by Docker keeps its hostname and pid, hence its id."""
+    stack = eight_workers
+    repo_id, victim = slow_job_in_hand(stack, "e2e_restart", SLOW)
+    container = stack.container_of(victim)
+    container.kill(signal="SIGKILL")
+    container.wait(timeout=30)
+    container.start()  # what `restart: unless-stopped` does after a crash
+
+    wait_for(
+        lambda: stack.runs_of("SlowArchive", repo_id) == 1,
+        timeout=SLOW + 60,
+        what="the job held by the killed worker to run again",
+    )
+    assert stack.failures_for("e2e_restart") == []
+    # Same hostname; the pid (hence the id) is often the same too.
+    wait_for(
+        lambda: any(w.host == victim.host for w in stack.resque.workers.all()),
+        timeout=30,
+        what="the restarted container to register",
+    )
+    wait_for(
+        lambda: stack.worker_running(repo_id) is None,
+        timeout=30,
+        what="no worker still showing the finished job",
+    )
+
+
 def test_scale_down_drains_running_jobs(eight_workers: Stack) -> None:
     stack = eight_workers
     repo_ids = [new_repo_id() for _ in range(8)]
