@@ -44,6 +44,7 @@ bench: install ## benchmarks side by side with RQ (figures in docs/benchmarks.md
 	$(RUN) python bench/worker_throughput.py
 	$(RUN) python bench/enqueue_throughput.py
 	$(RUN) python bench/enqueue_http.py
+	$(RUN) python bench/frontend.py
 
 test-e2e: install ## only the end-to-end suite (real containers; needs a Docker engine)
 	$(RUN) pytest tests/e2e
