@@ -20,6 +20,7 @@ from e2e_support.stack import TOKEN, Stack
 from resque_proto.workers import WorkerInfo
 
 SLOW = 8  # seconds a SlowArchive takes: long enough to signal it mid-run
+BLOCKER = 20  # seconds the other workers stay busy while one is being tested
 
 
 def new_repo_id() -> int:
@@ -107,7 +108,7 @@ def test_usr1_fails_the_job_and_the_worker_goes_on(eight_workers: Stack) -> None
     # Keep the 7 other workers busy so the next job can only go to the target.
     blockers = [new_repo_id() for _ in range(7)]
     for blocker in blockers:
-        stack.enqueue("e2e_usr1_blockers", "SlowArchive", [SLOW, blocker])
+        stack.enqueue("e2e_usr1_blockers", "SlowArchive", [BLOCKER, blocker])
     wait_for(
         lambda: all(stack.worker_running(b) for b in blockers),
         timeout=30,
