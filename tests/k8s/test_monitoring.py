@@ -132,3 +132,20 @@ def test_dashboard_config_map_carries_the_file_for_grafanas_sidecar(manifest: An
     (content,) = config_map["data"].values()
     assert json.loads(content) == dashboard()
     assert len(json.dumps(config_map)) < LAST_APPLIED_LIMIT
+
+
+def test_alert_rules_use_contract_metrics_and_say_what_is_wrong(manifest: Any) -> None:
+    known = set(METRICS) | {f"resque_job_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+    (rule_set,) = manifest.of_kind("PrometheusRule")
+    rules = [r for group in rule_set["spec"]["groups"] for r in group["rules"]]
+    assert rules
+    for rule in rules:
+        expr = str(rule["expr"])
+        assert metric_names(expr) and metric_names(expr) <= known, expr
+        assert expr.count("(") == expr.count(")"), expr
+        for name in metric_names(expr):
+            if name.endswith("_total"):
+                assert re.search(rf"(rate|increase)\({name}\b", expr), expr
+        assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+    assert "min(resque_up) == 0" in {str(r["expr"]) for r in rules}

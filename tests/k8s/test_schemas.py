@@ -69,7 +69,7 @@ def test_every_object_validates_strictly(manifest: Any, version: str) -> None:
 
 def test_overlays_contain_the_custom_resources_they_should(manifest: Any) -> None:
     kinds = {o["kind"] for o in manifest.objects}
-    assert {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"} <= kinds
+    assert {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PrometheusRule"} <= kinds
 
 
 def mutated(obj: dict[str, Any], path: list[str | int], value: Any) -> dict[str, Any]:
@@ -93,6 +93,8 @@ def mutated(obj: dict[str, Any], path: list[str | int], value: Any) -> dict[str,
         ("TriggerAuthentication", ["spec", "secretTargetRef", 0, "secret"], "x"),
         ("ServiceMonitor", ["spec", "endpoints", 0, "interval"], "30 seconds"),
         ("ServiceMonitor", ["spec", "endpoint"], []),
+        ("PrometheusRule", ["spec", "groups", 0, "rules", 0, "for"], "two minutes"),
+        ("PrometheusRule", ["spec", "groups", 0, "rules", 0, "record"], "also_a_record"),
     ],
 )
 def test_validation_catches_mistakes(
