@@ -114,15 +114,24 @@ class Worker:
         gc.collect()
         gc.freeze()  # children then share the parent's heap pages copy-on-write
         self.log.info("worker starting", extra={"queues": list(self.config.queues)})
+        try:
+            self.loop()
+        except Exception:
+            # A bug, not bad data: leave the in-flight job to the pruner, which counts
+            # redeliveries, so a job that crashes workers cannot loop forever.
+            self.log.critical("worker crashed", exc_info=True)
+            return 1
+        self.shut_down()
+        return 0
+
+    def loop(self) -> None:
         while not self.flags.shutdown:
             try:
                 if not self.step():
-                    break
+                    return
                 self.redis_up()
             except redis.RedisError as error:
                 self.redis_down(error)
-        self.shut_down()
-        return 0
 
     def step(self) -> bool:
         """One turn of the loop; False when a burst worker has nothing left to do."""
@@ -200,8 +209,13 @@ class Worker:
             self.registry.run_hooks("before_fork", job)
         except Exception as error:
             return Outcome.from_exception(error)
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        try:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+        except OSError as error:  # out of memory or processes: the job never ran
+            self.log.error("cannot fork; putting the job back", extra={"error": str(error)})
+            self.flags.sleep(self.backoff.next_delay())
+            return None
         if pid == 0:
             os.close(read_fd)
             child_main(self.flags, write_fd, self.registry, job_class, job, self.config.term_child)
