@@ -257,7 +257,7 @@ def dev_redis(rendered: dict[str, Any], tmp_path: Path) -> Iterator[RunningRedis
         yield running
 
 
-def test_worker_passes_its_probe_runs_a_job_and_drains_on_its_stop_signal(
+def test_worker_stays_healthy_through_a_job_and_drains_it_on_its_stop_signal(
     rendered: dict[str, Any], dev_redis: RunningRedis, tmp_path: Path
 ) -> None:
     dev = rendered["dev"]
@@ -267,22 +267,37 @@ def test_worker_passes_its_probe_runs_a_job_and_drains_on_its_stop_signal(
     health_dir.mkdir()
     env["RESQUE_HEALTH_FILE"] = str(health_dir / "worker")
     env["RESQUE_EXAMPLES_OUTPUT"] = str(tmp_path / "jobs.jsonl")
+    # A 1 s heartbeat makes the probe's staleness limit (3 heartbeats) shorter
+    # than the job below, so a worker that stopped touching its file while busy
+    # or draining would fail the probe here.
+    env["RESQUE_HEARTBEAT_INTERVAL"] = "1"
     pod = Pod(env, dev.container("worker"))
     process = pod.start(tmp_path / "worker.log")
     probe = pod.container.spec["livenessProbe"]["exec"]["command"]
+
+    def healthy() -> bool:
+        return subprocess.run(probe, env=env, timeout=30, check=False).returncode == 0
+
+    output = tmp_path / "jobs.jsonl"
     try:
-        wait_until(
-            "worker health check",
-            lambda: subprocess.run(probe, env=env, timeout=30, check=False).returncode == 0,
-            process,
-        )
+        wait_until("worker health check", healthy, process)
         resque = Resque(dev_redis.client, namespace=env["RESQUE_NAMESPACE"])
         resque.enqueue("file_serve", "Archive", 44)
-        output = tmp_path / "jobs.jsonl"
         wait_until("Archive job", lambda: output.exists() and output.read_text() != "", process)
         assert json.loads(output.read_text().splitlines()[0])["repo_id"] == 44
-        # STOPSIGNAL SIGQUIT, as the image declares: finish, unregister, exit 0.
-        assert stop(process, signal.SIGQUIT) == 0, (tmp_path / "worker.log").read_text()
+
+        resque.enqueue("file_serve", "SlowArchive", 5, 45)
+        wait_until("a busy worker", lambda: any(w.busy for w in resque.workers.all()), process)
+        # SIGQUIT, the image's STOPSIGNAL: the job finishes, then the worker exits 0.
+        process.send_signal(signal.SIGQUIT)
+        deadline = time.monotonic() + DEADLINE
+        while process.poll() is None:
+            assert time.monotonic() < deadline, "the worker did not drain and exit"
+            assert healthy(), "health check failed while the worker was busy or draining"
+            time.sleep(0.5)
+        assert process.returncode == 0, (tmp_path / "worker.log").read_text()
+        finished = [json.loads(line) for line in output.read_text().splitlines()]
+        assert [job["job"] for job in finished] == ["Archive", "SlowArchive"]
         assert resque.workers.ids() == []
     finally:
         stop(process, signal.SIGKILL)
