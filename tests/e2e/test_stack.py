@@ -206,21 +206,39 @@ def test_scale_down_drains_running_jobs(eight_workers: Stack) -> None:
     )
     assert stack.failures_for("e2e_scale") == []
     assert stack.resque.queues.size("e2e_scale") == 0
-    exits = [
-        event["Actor"]["Attributes"].get("exitCode")
-        for event in stack.docker.events(
-            since=since,
-            until=int(time.time()) + 1,
-            decode=True,
-            filters={"event": "die", "label": f"com.docker.compose.project={stack.project}"},
-        )
-    ]
-    assert sorted(exits) == ["0"] * 6
+    assert stack.worker_exit_codes(since) == [0] * 6
     wait_for(
         lambda: len(stack.resque.workers.ids()) == 2,
         timeout=30,
         what="2 registered workers after the scale-down",
     )
+
+
+def test_compose_stop_drains_every_worker(eight_workers: Stack) -> None:
+    stack = eight_workers
+    repo_ids = [new_repo_id() for _ in range(8)]
+    for repo_id in repo_ids:
+        stack.enqueue("e2e_stop", "SlowArchive", [SLOW, repo_id])
+    wait_for(
+        lambda: all(stack.worker_running(r) for r in repo_ids),
+        timeout=30,
+        what="all 8 workers running a slow job",
+    )
+    since = int(time.time()) - 1
+
+    stack.compose.run("stop")  # workers first (SIGQUIT, they drain), Redis last
+
+    assert [stack.runs_of("SlowArchive", r) for r in repo_ids] == [1] * 8
+    assert stack.worker_exit_codes(since) == [0] * 8
+    stack.up(8)  # the same containers again; Redis reloads its AOF
+    assert wait_for(
+        lambda: stack.resque.stats.processed() > 0,
+        timeout=30,
+        what="Redis back with its data",
+        ignore=(redis.ConnectionError,),
+    )
+    assert stack.failures_for("e2e_stop") == []
+    assert stack.resque.queues.size("e2e_stop") == 0
 
 
 def test_redis_restart_loses_no_acknowledged_job(eight_workers: Stack) -> None:

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -144,6 +145,20 @@ class Stack:
         for container in self.containers("worker", stopped=True):
             if container.status != "running":
                 container.remove(force=True)
+
+    def worker_exit_codes(self, since: int) -> list[int]:
+        """Exit codes of the worker containers that stopped since ``since`` (epoch seconds)."""
+        events = self.docker.events(
+            since=since,
+            until=int(time.time()) + 1,
+            decode=True,
+            filters={"event": "die", "label": f"com.docker.compose.project={self.project}"},
+        )
+        return [
+            int(event["Actor"]["Attributes"]["exitCode"])
+            for event in events
+            if event["Actor"]["Attributes"].get("com.docker.compose.service") == "worker"
+        ]
 
     def worker_hostnames(self) -> set[str]:
         return {c.attrs["Config"]["Hostname"] for c in self.containers("worker")}
