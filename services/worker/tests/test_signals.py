@@ -142,3 +142,15 @@ def test_a_shutdown_signal_while_idle_exits_promptly(spawn_worker: Spawn, resque
     worker.signal(signal.SIGINT)
     assert worker.wait(timeout=10) == 0
     assert resque.workers.ids() == []
+
+
+def test_a_job_finishing_within_the_pre_shutdown_timeout_counts_as_done(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    worker = spawn_worker(TERM_CHILD="1", RESQUE_PRE_SHUTDOWN_TIMEOUT="30")
+    resque.enqueue("test", "Sleep", "grace", 1)
+    started_child(events, "grace")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert events.of("finish", tag="grace")
+    assert resque.stats.processed() == 1 and resque.queues.size("test") == 0

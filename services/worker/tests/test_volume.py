@@ -60,3 +60,18 @@ def test_a_redis_restart_during_two_thousand_jobs_loses_nothing(
     assert worker.logged("Redis unavailable; retrying with backoff")
     assert worker.logged("Redis reachable again")
     assert worker.process.poll() is None
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it(
+    spawn_worker: Spawn, events: Events, fresh_redis: Callable[[], RedisServer]
+) -> None:
+    server = fresh_redis()
+    server.kill()
+    worker = spawn_worker(REDIS_URL=server.url)
+    wait_for(lambda: worker.logged("Redis unavailable; retrying with backoff"), what="a retry")
+    server.start()
+    resque = Resque(connect(server.url))
+    resque.enqueue("test", "Record", "after-outage")
+    wait_for(lambda: events.of("ran", tag="after-outage"), what="the job once Redis is up")
+    assert worker.id in resque.workers.ids()
+    assert worker.process.poll() is None
