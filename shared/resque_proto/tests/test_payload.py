@@ -122,3 +122,14 @@ def test_encode_decode_round_trip(args: list[object]) -> None:
     assert job.args == json.loads(raw)["args"]
     assert encode_payload(job.class_name, job.args) == raw
     assert encode_json(json.loads(raw)) == raw
+
+
+extra_keys = st.text().filter(lambda key: key not in ("class", "args"))
+
+
+@given(st.lists(json_values, max_size=6), st.dictionaries(extra_keys, json_values, max_size=3))
+def test_payload_is_the_ruby_encoding_of_the_whole_job(
+    args: list[object], extras: dict[str, object]
+) -> None:
+    whole = encode_json({"class": "Archive", "args": args, **extras})
+    assert encode_payload("Archive", args, extras) == whole

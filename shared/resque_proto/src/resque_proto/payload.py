@@ -138,13 +138,15 @@ def encode_payload(
     """Validate and encode one job: ``{"class":...,"args":[...],<extras>}``."""
     validate_class(class_name)
     checked = validate_args(args)
-    body: dict[str, Any] = {"class": class_name, "args": checked}
+    # Member by member, so that a float extra (enqueued_at) does not send the whole
+    # payload through the slow Ruby-float encoder: same bytes, about twice as fast.
+    parts = [encode_json({"class": class_name, "args": checked})[:-1]]
     for key, value in (extras or {}).items():
         if key in RESERVED_KEYS:
             raise ValidationError("extras", f"{key!r} is reserved")
         _check_json_value(value, key)
-        body[key] = value
-    return encode_json(body)
+        parts.append(f"{encode_json(str(key))}:{encode_json(value)}")
+    return ",".join(parts) + "}"
 
 
 def _reject_constant(name: str) -> Any:
