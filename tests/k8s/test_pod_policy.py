@@ -94,6 +94,9 @@ def test_pods_get_no_api_token_and_no_service_link_variables(manifest: Any) -> N
         assert pod_spec.get("automountServiceAccountToken") is False, name
         assert pod_spec.get("enableServiceLinks") is False, name
         assert not pod_spec.get("hostNetwork") and not pod_spec.get("hostPID"), name
+        account = manifest.get("ServiceAccount", pod_spec.get("serviceAccountName", "default"))
+        assert account is not None, f"{name}: its ServiceAccount is not in the render"
+        assert account.get("automountServiceAccountToken") is False, name
 
 
 def test_images_are_ours_and_pinned(manifest: Any) -> None:

@@ -145,6 +145,7 @@ def test_redis_runs_with_the_persistence_and_eviction_policy_a_job_store_needs(
     config = {text(k): text(v) for k, v in running_redis.client.config_get("*").items()}
     assert config["appendonly"] == "yes"
     assert config["appendfsync"] == "everysec"
+    assert config["save"] == "", "RDB snapshots would add forks and a save at every shutdown"
     assert config["maxmemory-policy"] == "noeviction"
     assert {"K", "l"} <= set(config["notify-keyspace-events"])
     maxmemory = int(config["maxmemory"])
