@@ -112,6 +112,18 @@ def test_on_failure_hooks_see_the_exception(
     assert resque.failures.all()[0].exception == "ValueError"
 
 
+def test_on_failure_hooks_run_in_the_parent_for_a_dirty_exit(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    resque.enqueue("test", "Hooked", "die")
+    worker = spawn_worker(INTERVAL="0")
+    assert worker.wait() == 0
+    [failed] = events.of("hook", name="on_failure_a")
+    assert failed["error_class"] == "DirtyExit" and failed["pid"] == worker.pid
+    assert "SIGKILL (signal 9)" in failed["error"]
+    assert resque.failures.all()[0].exception == "Resque::DirtyExit"
+
+
 def test_worker_hooks_run_in_the_right_processes(
     spawn_worker: Spawn, resque: Resque, events: Events
 ) -> None:

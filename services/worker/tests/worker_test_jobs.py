@@ -107,6 +107,8 @@ class Hooked:
         event("hook", name="perform")
         if mode == "fail":
             raise ValueError("hooked job failed")
+        if mode == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
 
     @classmethod
     def after_perform_a(cls, *args: Any) -> None:
@@ -114,7 +116,7 @@ class Hooked:
 
     @classmethod
     def on_failure_a(cls, error: BaseException, *args: Any) -> None:
-        event("hook", name="on_failure_a", error=str(error))
+        event("hook", name="on_failure_a", error=str(error), error_class=type(error).__name__)
 
 
 def before_first_fork() -> None:

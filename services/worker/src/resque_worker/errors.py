@@ -17,3 +17,8 @@ class TermException(BaseException):
 
 class UnknownJobClass(LookupError):
     """A payload names a class that no ``RESQUE_JOBS`` module defines."""
+
+
+class DirtyExit(Exception):
+    """Passed to ``on_failure*`` hooks (run in the worker parent, as Resque does) when the
+    child died without reporting: killed by a signal, a bad exit status, a job timeout."""

@@ -37,7 +37,7 @@ from resque_worker import hooks
 from resque_worker.backoff import Backoff
 from resque_worker.child import child_main
 from resque_worker.config import Config
-from resque_worker.errors import UnknownJobClass
+from resque_worker.errors import DirtyExit, UnknownJobClass
 from resque_worker.health import HealthFile
 from resque_worker.outcome import Outcome
 from resque_worker.proctitle import ProcTitle
@@ -226,7 +226,18 @@ class Worker:
         watch = ChildWatch(
             pid, read_fd, self.flags, self.config, self.heartbeat_quietly, self.next_heartbeat
         )
-        return judge(watch.wait(), self.config)
+        result = watch.wait()
+        outcome = judge(result, self.config)
+        if outcome is not None and not outcome.ok and outcome is not result.reported:
+            self.run_failure_hooks(job_class, job, outcome)
+        return outcome
+
+    def run_failure_hooks(self, job_class: type, job: Job, outcome: Outcome) -> None:
+        """Resque runs ``on_failure*`` hooks in the parent for failures only it can see."""
+        try:
+            hooks.run_failure_hooks(job_class, DirtyExit(outcome.error), job.args)
+        except Exception:
+            self.log.exception("an on_failure hook raised", extra={"class": job.class_name})
 
     def settle(self) -> None:
         """Write the pending ack/nack; raises a RedisError (kept for a retry) if Redis is away."""
