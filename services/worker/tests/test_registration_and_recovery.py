@@ -37,7 +37,8 @@ def test_a_busy_worker_looks_like_a_ruby_one(
     parse_run_at(working["run_at"])
     parse_started(text(resque.redis.get(resque.keys.worker_started(worker.id))) or "")
     assert resque.workers.get(worker.id).state == "busy"  # type: ignore[union-attr]
-    assert proctitle(worker.pid).startswith(f"app resque-0.1.0: Forked {child} at ")
+    forked = f"app resque-0.1.0: Forked {child} at "
+    wait_for(lambda: proctitle(worker.pid).startswith(forked), what="the parent's title")
     assert proctitle(child).startswith("app resque-0.1.0: Processing test since ")
     assert proctitle(child).endswith(" [Sleep]")
     worker.signal(signal.SIGUSR1)
