@@ -163,3 +163,9 @@ def test_enqueuer_requires_tokens_from_the_secret(manifest: Any) -> None:
     assert volume["secret"]["secretName"] == "resque-secrets"
     paths = {item["path"] for item in volume["secret"]["items"]}
     assert tokens_file.removeprefix(mount["mountPath"] + "/") in paths
+
+
+def test_every_object_is_labelled_as_ours(manifest: Any) -> None:
+    for obj in manifest.objects:
+        labels = obj["metadata"].get("labels") or {}
+        assert labels.get("app.kubernetes.io/part-of") == "resque-py", obj["metadata"]["name"]
