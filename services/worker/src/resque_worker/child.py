@@ -21,7 +21,7 @@ from resque_worker import hooks
 from resque_worker.errors import TermException
 from resque_worker.outcome import SUCCESS, Outcome
 from resque_worker.registry import JobRegistry
-from resque_worker.signals import SignalFlags
+from resque_worker.signals import HANDLED, SignalFlags
 
 PR_SET_PDEATHSIG = 1
 LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
@@ -62,6 +62,7 @@ def child_main(
         die_with_parent(parent)
         if term_child:
             signal.signal(signal.SIGTERM, raise_term)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
         outcome = run_job(registry, job_class, job, forked=True)
         write_all(report_fd, outcome.encode())
     except BaseException:

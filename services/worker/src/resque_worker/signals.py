@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import select
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 HANDLED = (
@@ -82,8 +84,20 @@ class SignalFlags:
             select.select([self.wakeup_read], [], [], seconds)
         self.drain()
 
+    @contextmanager
+    def blocked(self) -> Iterator[None]:
+        """Hold the handled signals (they stay pending) across a fork: a signal landing
+        in the child before it has reset its handlers would otherwise only set a flag
+        in the child's copy of this object, and be lost."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+
     def reset_in_child(self) -> None:
-        """In a forked child: default handlers, no wakeup pipe."""
+        """In a forked child: default handlers, no wakeup pipe. Signals are still
+        blocked here (see ``blocked``); the child unblocks them when ready."""
         signal.set_wakeup_fd(-1)
         for signum in HANDLED:
             signal.signal(signum, signal.SIG_DFL)

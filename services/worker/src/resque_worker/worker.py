@@ -211,14 +211,17 @@ class Worker:
             return Outcome.from_exception(error)
         try:
             read_fd, write_fd = os.pipe()
-            pid = os.fork()
+            with self.flags.blocked():  # the child unblocks once its own handlers are set
+                pid = os.fork()
+                if pid == 0:
+                    os.close(read_fd)
+                    child_main(
+                        self.flags, write_fd, self.registry, job_class, job, self.config.term_child
+                    )
         except OSError as error:  # out of memory or processes: the job never ran
             self.log.error("cannot fork; putting the job back", extra={"error": str(error)})
             self.flags.sleep(self.backoff.next_delay())
             return None
-        if pid == 0:
-            os.close(read_fd)
-            child_main(self.flags, write_fd, self.registry, job_class, job, self.config.term_child)
         os.close(write_fd)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
