@@ -285,3 +285,15 @@ def test_queue_names_ruby_allows_like_slashes_work(
     assert "Are you sure?" in text_of(post(client, "/queues/team/a/remove"))
     assert post(client, "/queues/team/a/remove", confirm="yes").status_code == 303
     assert resque.queues.names() == []
+
+
+def test_worker_links_resolve_for_wildcard_and_comma_ids(
+    client: FlaskClient, resque: Resque
+) -> None:
+    for worker in ("web-1:102:*", "web-1:103:high,!low"):
+        resque.workers.register(worker)
+    body = page(client, "/workers")
+    detail = [link for link in links(body, "/workers/") if link != "/workers/pause"]
+    assert len(detail) == 2
+    for link in detail:
+        assert "idle" in page(client, link)
