@@ -84,7 +84,8 @@ class ChildWatch:
         now = time.monotonic()
         self._act_on_signals(now)
         self._act_on_timers(now)
-        wake_at = min(t for t in (self.next_heartbeat(), self.deadline, self._next_kill()) if t)
+        timers = (self.next_heartbeat(), self.deadline, self._next_kill())
+        wake_at = min(t for t in timers if t is not None)
         for fd, _ in poller.poll(max(0.0, wake_at - time.monotonic()) * 1000 + 1):
             if fd == self.flags.wakeup_read:
                 self.flags.drain()
