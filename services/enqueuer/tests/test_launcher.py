@@ -1,0 +1,48 @@
+"""``resque-enqueuer`` itself: help, configuration errors, the gunicorn command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from resque_enqueuer.__main__ import gunicorn_argv
+
+
+def launch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "resque_enqueuer", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_help_lists_every_variable() -> None:
+    result = launch("--help")
+
+    assert result.returncode == 0
+    for name in ("PORT", "WEB_CONCURRENCY", "ENQUEUER_TOKENS_FILE", "ENQUEUER_MAX_BATCH"):
+        assert name in result.stdout
+
+
+def test_a_bad_setting_stops_the_launch_with_its_name() -> None:
+    result = launch(ENQUEUER_MAX_BATCH="lots")
+
+    assert result.returncode == 2
+    assert "ENQUEUER_MAX_BATCH" in result.stderr
+
+
+def test_gunicorn_gets_our_config_module_and_extra_arguments() -> None:
+    argv = gunicorn_argv(["--workers", "3"])
+
+    assert argv[1:] == [
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:resque_enqueuer.gunicorn_conf",
+        "--workers",
+        "3",
+        "resque_enqueuer.wsgi:app",
+    ]
