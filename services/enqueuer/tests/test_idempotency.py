@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import redis
@@ -92,3 +93,20 @@ def test_an_unusable_key_is_a_400(client: FlaskClient, redis_client: redis.Redis
         assert response.status_code == 400, key
         assert response.mimetype == "application/problem+json"
     assert redis_client.keys("*") == []
+
+
+def test_a_large_idempotent_batch_is_pushed_whole_and_in_order(make_app: Any, queued: Any) -> None:
+    client = make_app(max_batch=2500, max_body_bytes=10_000_000).test_client()
+    jobs = [{"queue": "big" if n % 3 else "side", "class": "A", "args": [n]} for n in range(2400)]
+
+    answer = client.post("/jobs/batch", json={"jobs": jobs}, headers=with_key("big-1"))
+
+    assert answer.status_code == 202
+    ids = [job["id"] for job in answer.get_json()["jobs"]]
+    stored = [json.loads(raw)["id"] for raw in queued("big")] + [
+        json.loads(raw)["id"] for raw in queued("side")
+    ]
+    expected = [i for i, j in zip(ids, jobs, strict=True) if j["queue"] == "big"] + [
+        i for i, j in zip(ids, jobs, strict=True) if j["queue"] == "side"
+    ]
+    assert stored == expected
