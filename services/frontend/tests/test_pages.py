@@ -56,7 +56,15 @@ def test_empty_redis_pages_say_so(client: FlaskClient) -> None:
 def test_queues_list_sizes_and_latency(client: FlaskClient, resque: Resque) -> None:
     resque.jobs.push("old", "Archive", [1], {"id": "x", "enqueued_at": 1.0})
     resque.enqueue("new", "Archive", 2)
+    resque.workers.register("w:1:old")
+    for duration in (0.02, 0.02, 0.3):  # run the one job three times, as a worker would
+        reserved = resque.jobs.reserve("w:1:old", ["old"])
+        assert reserved is not None
+        resque.jobs.finish("w:1:old", reserved, duration)
+        resque.jobs.push_payload("old", reserved.payload)
     body = page(client, "/queues")
+    # p50 and p95 interpolated in the buckets (0.01, 0.025] and (0.25, 0.5]
+    assert "3 jobs timed" in body and "21ms / 462ms" in body
     assert ">old</a>" in body and ">new</a>" in body
     assert "d " in body  # the first job of "old" waited for days (epoch 1)
     assert "Remove" in body

@@ -102,10 +102,12 @@ def seconds_between(earlier: datetime | None, now: float) -> float | None:
 
 
 def human_duration(seconds: float | None) -> str:
-    """``45s``, ``3m 12s``, ``2h 5m``, ``4d 3h``; an em dash when unknown."""
+    """``4.5ms``, ``120ms``, ``45s``, ``3m 12s``, ``2h 5m``, ``4d 3h``; a dash when unknown."""
     if seconds is None:
         return "\u2014"
     whole = int(seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.1f}ms" if seconds < 0.01 else f"{seconds * 1000:.0f}ms"
     if whole < 60:
         return f"{seconds:.1f}s" if seconds < 10 else f"{whole}s"
     minutes, secs = divmod(whole, 60)

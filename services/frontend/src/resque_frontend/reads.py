@@ -12,6 +12,7 @@ from resque_frontend.config import Settings
 from resque_frontend.metrics import head_enqueued_at
 from resque_frontend.presenters import JobView, job_view, parse_time, seconds_between
 from resque_proto import Resque, WorkerInfo
+from resque_proto.histogram import INF, cumulative
 from resque_proto.queues import QueuedJob
 from resque_proto.text import texts
 
@@ -34,6 +35,26 @@ class QueueRow:
     name: str
     size: int
     latency: float | None
+    p50: float | None = None  # job run time quantiles from the workers' histogram
+    p95: float | None = None
+    jobs_timed: int = 0
+
+
+def quantile(q: float, buckets: list[tuple[str, int]]) -> float | None:
+    """Prometheus's ``histogram_quantile``: linear within the bucket holding rank q."""
+    total = buckets[-1][1] if buckets else 0
+    if total == 0:
+        return None
+    rank, lower, below = q * total, 0.0, 0
+    for le, count in buckets:
+        if count >= rank:
+            if le == INF:
+                return lower
+            upper = float(le)
+            inside = count - below
+            return lower + (upper - lower) * ((rank - below) / inside if inside else 1.0)
+        lower, below = float(le), count
+    return lower
 
 
 @dataclass(frozen=True)
@@ -75,18 +96,22 @@ def totals(resque: Resque) -> Totals:
 
 
 def queue_rows(resque: Resque, names: list[str], now: float) -> list[QueueRow]:
-    """Size and latency (age of the head job, when it carries ``enqueued_at``)."""
+    """Size, latency (age of the head job, when it carries ``enqueued_at``) and run-time
+    quantiles (from the duration histogram our workers keep)."""
     pipe = resque.redis.pipeline(transaction=False)
     for name in names:
         pipe.llen(resque.keys.queue(name))
         pipe.lindex(resque.keys.queue(name), 0)
+        pipe.hgetall(resque.keys.durations(name))
     results = pipe.execute()
     rows = []
     for n, name in enumerate(names):
-        size, head = int(results[2 * n]), results[2 * n + 1]
+        size, head, durations = results[3 * n : 3 * n + 3]
         enqueued = head_enqueued_at(head)
         latency = None if enqueued is None else max(0.0, now - enqueued)
-        rows.append(QueueRow(name, size, latency))
+        buckets, _, timed = cumulative(durations)
+        rows.append(QueueRow(name, int(size), latency, quantile(0.5, buckets),
+                             quantile(0.95, buckets), timed))  # fmt: skip
     return rows
 
 
