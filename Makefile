@@ -16,7 +16,7 @@ PIP_CERT_OPT := $(if $(wildcard $(SYSTEM_CA)),--cert $(SYSTEM_CA),)
 .PHONY: help install run test test-e2e lint format bench images up down clean k8s
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
