@@ -129,3 +129,21 @@ def test_compose_v1_runs_the_stack(images: docker.DockerClient, tmp_path: Path) 
         wait_for(lambda: stack.runs_of("Archive", 44) == 1, timeout=30, what="Archive(44) to run")
     finally:
         stack.down()
+
+
+def test_monitoring_profile_files_exist_and_prometheus_config_is_valid() -> None:
+    result = compose_config([COMPOSE_V2], ["monitoring"], "--format", "json")
+    services = json.loads(result.stdout)["services"]
+    for name in ("prometheus", "grafana"):
+        for volume in services[name]["volumes"]:
+            if volume["type"] == "bind":
+                assert Path(volume["source"]).exists(), f"{name} mounts missing {volume['source']}"
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        message = "promtool is not installed (Debian package prometheus)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    config = REPO / "deploy" / "compose" / "prometheus.yml"
+    checked = run([promtool, "check", "config", str(config)])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
