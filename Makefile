@@ -68,9 +68,14 @@ BASE_IMAGES := PYTHON_IMAGE=resque-py/python-base:bookworm REDIS_IMAGE=resque-py
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 WORKERS ?= 2
 
-images: ## build the local base images, then resque-py/{redis,enqueuer,worker,frontend}:0.1.0
+BASE ?= local
+images: ## build resque-py/{redis,enqueuer,worker,frontend}:0.1.0 (BASE=official: Docker Hub bases)
+ifeq ($(BASE),official)
+	deploy/docker/build-images.sh
+else
 	deploy/docker/build-base-images.sh
 	$(BASE_IMAGES) deploy/docker/build-images.sh
+endif
 
 up: images ## start the Compose stack in the background (make up WORKERS=8)
 	$(COMPOSE) -f deploy/compose/compose.yaml up -d --scale worker=$(WORKERS)
