@@ -120,3 +120,10 @@ def test_redis_down_answers_up_zero_not_an_error(fresh_redis: Callable[[], Redis
     assert "Redis unavailable" in page.get_data(as_text=True)
     server.start()
     assert scrape(client)[("resque_queue_jobs", (("queue", "q"),))] == 1
+
+
+def test_untimed_queues_have_no_histogram(client: FlaskClient, resque: Resque) -> None:
+    resque.enqueue("never_run", "Archive", 1)
+    values = scrape(client)
+    assert values[("resque_queue_jobs", (("queue", "never_run"),))] == 1
+    assert not any(name.startswith("resque_job_duration") for name, _ in values)

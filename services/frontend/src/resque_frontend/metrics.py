@@ -104,7 +104,8 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
         jobs.add_metric([name], queue.size)
         age = 0.0 if queue.oldest_enqueued_at is None else max(0.0, now - queue.oldest_enqueued_at)
         latency.add_metric([name], age if queue.size else 0.0)
-        durations.add_metric([name], queue.buckets, queue.duration_sum)
+        if queue.duration_count:  # a queue no worker has timed yet has no histogram
+            durations.add_metric([name], queue.buckets, queue.duration_sum)
     workers = GaugeMetricFamily("resque_workers", "Registered workers by state.", labels=["state"])
     for state in ("idle", "busy"):
         workers.add_metric([state], sample.workers.get(state, 0))
