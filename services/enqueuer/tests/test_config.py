@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from resque_enqueuer.config import Config, ConfigError
+from resque_enqueuer.config import Config
+from resque_enqueuer.envvars import ConfigError, ServerSettings
 
 
 def test_defaults() -> None:
@@ -59,3 +60,11 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 def test_an_unreadable_tokens_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ENQUEUER_TOKENS_FILE"):
         Config.from_env({"ENQUEUER_TOKENS_FILE": str(tmp_path / "missing")})
+
+
+def test_server_settings() -> None:
+    settings = ServerSettings.from_env({"PORT": "9000", "WEB_CONCURRENCY": "3"})
+
+    assert (settings.port, settings.workers, settings.graceful_timeout) == (9000, 3, 30)
+    with pytest.raises(ConfigError, match="PORT"):
+        ServerSettings.from_env({"PORT": "http"})

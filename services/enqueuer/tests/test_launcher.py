@@ -46,3 +46,20 @@ def test_gunicorn_gets_our_config_module_and_extra_arguments() -> None:
         "3",
         "resque_enqueuer.wsgi:app",
     ]
+
+
+def test_a_bad_server_setting_stops_the_launch_with_its_name() -> None:
+    result = launch(WEB_CONCURRENCY="two")
+
+    assert result.returncode == 2
+    assert "WEB_CONCURRENCY" in result.stderr
+
+
+def test_the_gunicorn_config_does_not_import_redis_before_gevent_patches() -> None:
+    probe = "import sys, resque_enqueuer.gunicorn_conf; print('redis' in sys.modules)"
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert result.stdout.strip() == "False"

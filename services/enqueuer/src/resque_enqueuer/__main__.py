@@ -10,7 +10,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from resque_enqueuer.config import Config, ConfigError
+from resque_enqueuer.config import Config
+from resque_enqueuer.envvars import ConfigError, ServerSettings
 
 GUNICORN_CONFIG = "python:resque_enqueuer.gunicorn_conf"
 APP = "resque_enqueuer.wsgi:app"
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     try:
         Config.from_env()
+        ServerSettings.from_env()
     except ConfigError as error:
         print(f"resque-enqueuer: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from resque_enqueuer.envvars import ConfigError, comma_list, positive_float, positive_int
 from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import DEFAULT_NAMESPACE
 
@@ -20,10 +21,6 @@ DEFAULT_IDEMPOTENCY_TTL = 24 * 3600
 DEFAULT_REDIS_TIMEOUT = 2.0
 DEFAULT_READY_TIMEOUT = 0.5
 DEFAULT_RETRY_AFTER = 1
-
-
-class ConfigError(ValueError):
-    """An environment variable whose value cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +59,6 @@ class Config:
         )
 
 
-def comma_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
 def read_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
     """Tokens from ``ENQUEUER_TOKENS`` plus one per line of ``ENQUEUER_TOKENS_FILE``.
 
@@ -80,29 +73,3 @@ def read_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
             raise ConfigError(f"ENQUEUER_TOKENS_FILE: cannot read {path}: {error}") from error
         tokens += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return tuple(dict.fromkeys(tokens))
-
-
-def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
-    if value <= 0:
-        raise ConfigError(f"{name}: must be positive, got {value}")
-    return value
-
-
-def positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name}: must be a positive number, got {raw}")
-    return value

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from resque_enqueuer import logs
+from resque_enqueuer.envvars import ServerSettings
 
-bind = f"0.0.0.0:{os.environ.get('PORT') or '8000'}"
-workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+_server = ServerSettings.from_env()
+bind = f"0.0.0.0:{_server.port}"
+workers = _server.workers
 worker_class = "gevent"
-worker_connections = int(os.environ.get("ENQUEUER_WORKER_CONNECTIONS") or 1000)
+worker_connections = _server.worker_connections
 preload_app = False
 timeout = 30
-graceful_timeout = int(os.environ.get("ENQUEUER_GRACEFUL_TIMEOUT") or 30)
+graceful_timeout = _server.graceful_timeout
 keepalive = 5
 accesslog = "-"
 logger_class = "resque_enqueuer.logs.JsonAccessLogger"

@@ -1,0 +1,67 @@
+"""Reading environment variables strictly, without importing Redis.
+
+The gunicorn configuration imports this in the master process: nothing here may
+import redis (or ssl), which gevent must monkey-patch first in each worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["ConfigError", "ServerSettings", "comma_list", "positive_float", "positive_int"]
+
+
+class ConfigError(ValueError):
+    """An environment variable whose value cannot be used."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the gunicorn configuration reads (the app never sees these)."""
+
+    port: int
+    workers: int
+    worker_connections: int
+    graceful_timeout: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if env is None else env
+        return cls(
+            port=positive_int(env, "PORT", 8000),
+            workers=positive_int(env, "WEB_CONCURRENCY", os.cpu_count() or 1),
+            worker_connections=positive_int(env, "ENQUEUER_WORKER_CONNECTIONS", 1000),
+            graceful_timeout=positive_int(env, "ENQUEUER_GRACEFUL_TIMEOUT", 30),
+        )
+
+
+def comma_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
+    if value <= 0:
+        raise ConfigError(f"{name}: must be positive, got {value}")
+    return value
+
+
+def positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name}: must be a positive number, got {raw}")
+    return value
