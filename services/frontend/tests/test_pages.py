@@ -305,3 +305,10 @@ def test_worker_links_resolve_for_wildcard_and_comma_ids(
     assert len(detail) == 2
     for link in detail:
         assert "idle" in page(client, link)
+
+
+def test_links_follow_a_path_prefix(client: FlaskClient, resque: Resque) -> None:
+    resque.enqueue("q", "Archive", 1)
+    body = text_of(client.get("/queues", environ_base={"SCRIPT_NAME": "/resque"}))
+    assert 'href="/resque/static/dashboard.css"' in body
+    assert 'href="/resque/queues/q"' in body and 'action="/resque/queues/q/remove"' in body
