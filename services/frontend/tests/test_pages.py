@@ -309,6 +309,6 @@ def test_worker_links_resolve_for_wildcard_and_comma_ids(
 
 def test_links_follow_a_path_prefix(client: FlaskClient, resque: Resque) -> None:
     resque.enqueue("q", "Archive", 1)
-    body = text_of(client.get("/queues", environ_base={"SCRIPT_NAME": "/resque"}))
+    body = text_of(client.get("/queues", base_url="http://localhost/resque"))
     assert 'href="/resque/static/dashboard.css"' in body
     assert 'href="/resque/queues/q"' in body and 'action="/resque/queues/q/remove"' in body
