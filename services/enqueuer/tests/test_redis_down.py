@@ -56,3 +56,21 @@ def test_a_hung_redis_is_a_503_after_the_timeout(make_app: Any, fresh_redis: Any
     # A push that timed out may still be carried out once Redis resumes (docs/enqueuer.md):
     # the client cannot tell, which is what Idempotency-Key is for.
     assert client.post("/jobs", json=JOB).status_code == 202
+
+
+def test_redis_refusing_writes_is_a_503_and_nothing_is_written(
+    make_app: Any, fresh_redis: Any
+) -> None:
+    server: RedisServer = fresh_redis()
+    admin = redis.Redis.from_url(server.url)
+    client = make_app(redis_url=server.url).test_client()
+    admin.config_set("maxmemory", "1")  # with noeviction: every write is refused (OOM)
+    try:
+        refused = client.post("/jobs/batch", json={"jobs": [JOB, JOB]})
+        keyed = client.post("/jobs", json=JOB, headers={"Idempotency-Key": "k"})
+    finally:
+        admin.config_set("maxmemory", "0")
+
+    assert refused.status_code == keyed.status_code == 503
+    assert admin.keys("*") == []
+    admin.close()

@@ -96,8 +96,8 @@ def from_redis_error(error: redis.RedisError, retry_after: int) -> Response:
         Problem(
             503,
             "redis-unavailable",
-            "the job store (Redis) is unreachable or timed out; retry later "
-            "(with the same Idempotency-Key, a retry cannot enqueue twice)",
+            "the job store (Redis) is unavailable (unreachable, timed out or refusing "
+            "writes); retry later (with the same Idempotency-Key, a retry cannot enqueue twice)",
             headers={"Retry-After": str(retry_after)},
         )
     )
