@@ -312,3 +312,9 @@ def test_links_follow_a_path_prefix(client: FlaskClient, resque: Resque) -> None
     body = text_of(client.get("/queues", base_url="http://localhost/resque"))
     assert 'href="/resque/static/dashboard.css"' in body
     assert 'href="/resque/queues/q"' in body and 'action="/resque/queues/q/remove"' in body
+
+
+def test_a_page_past_the_end_says_so(client: FlaskClient, resque: Resque) -> None:
+    add_failure(resque)
+    assert "No records on this page" in page(client, "/failed?page=7")
+    assert client.get("/failed?class=x&before=-2").status_code == 400

@@ -22,11 +22,16 @@ def settings() -> Settings:
     return value
 
 
-def int_arg(name: str, default: int = 0, minimum: int = 0) -> int:
+def int_arg(name: str, default: int = 0) -> int:
     """A non-negative integer query parameter; a clear 400 when it is not one."""
+    value = optional_int_arg(name)
+    return default if value is None else value
+
+
+def optional_int_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
     if raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise Refused(400, f"The {name!r} parameter must be a whole number >= {minimum}.")
+        return None
+    if not raw.isdigit():
+        raise Refused(400, f"The {name!r} parameter must be a whole number >= 0.")
     return int(raw)

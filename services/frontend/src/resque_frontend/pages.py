@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from resque_frontend import failed, history, reads
-from resque_frontend.context import int_arg, resque, settings
+from resque_frontend.context import int_arg, optional_int_arg, resque, settings
 from resque_frontend.failed import FailureFilter
 
 blueprint = Blueprint("pages", __name__)
@@ -97,8 +97,7 @@ def failed_list() -> str:
     wanted = _filter()
     page = int_arg("page")
     if wanted.active:
-        before = int_arg("before", default=-1, minimum=0) if "before" in request.args else None
-        listing = failed.filtered_page(r, wanted, before, FAILED_PAGE)
+        listing = failed.filtered_page(r, wanted, optional_int_arg("before"), FAILED_PAGE)
     else:
         listing = failed.newest_page(r, page, FAILED_PAGE)
     return render_template(
