@@ -37,6 +37,7 @@ CONFIG_PATH = "/etc/redis/redis.conf"
 MEBIBYTE = 2**20
 VENV_BIN = Path(sys.executable).parent
 DEADLINE = 60.0
+HTTP_TIMEOUT = 30.0  # generous: the machine may be busy
 # Variables of ours a developer's shell may have set; the pods start without them.
 OUR_PREFIXES = ("RESQUE_", "REDIS_", "ENQUEUER_", "FRONTEND_", "QUEUE", "WEB_CONCURRENCY", "PORT")
 
@@ -71,8 +72,8 @@ def wait_until(what: str, ready: Callable[[], bool], process: subprocess.Popen[b
         try:
             if ready():
                 return
-        except (redis.ConnectionError, requests.ConnectionError):
-            pass
+        except (redis.ConnectionError, redis.TimeoutError, requests.RequestException):
+            pass  # not up yet, or too slow to answer yet on a busy machine
         time.sleep(0.1)
     pytest.fail(f"{what}: not ready within {DEADLINE:.0f} s")
 
@@ -305,7 +306,7 @@ def test_worker_stays_healthy_through_a_job_and_drains_it_on_its_stop_signal(
 
 
 def http_get(url: str, **kwargs: Any) -> requests.Response:
-    return requests.get(url, timeout=5, **kwargs)
+    return requests.get(url, timeout=HTTP_TIMEOUT, **kwargs)
 
 
 def probe_url(pod: Pod, probe: str) -> str:
@@ -326,10 +327,12 @@ def test_enqueuer_passes_its_probes_and_accepts_a_job_with_the_secret_token(
         assert http_get(probe_url(pod, "livenessProbe")).status_code == 200
         jobs = f"http://127.0.0.1:{env['PORT']}/jobs"
         job = {"queue": "file_serve", "class": "Archive", "args": [44]}
-        assert requests.post(jobs, json=job, timeout=5).status_code == 401
+        assert requests.post(jobs, json=job, timeout=HTTP_TIMEOUT).status_code == 401
         token = secret_value(dev, "resque-secrets", "enqueuer-tokens").splitlines()[0]
         headers = {"Authorization": f"Bearer {token}"}
-        assert requests.post(jobs, json=job, headers=headers, timeout=5).status_code == 202
+        assert (
+            requests.post(jobs, json=job, headers=headers, timeout=HTTP_TIMEOUT).status_code == 202
+        )
         resque = Resque(dev_redis.client, namespace=env["RESQUE_NAMESPACE"])
         assert resque.queues.size("file_serve") == 1
         assert stop(process) == 0, (tmp_path / "enqueuer.log").read_text()
