@@ -9,13 +9,20 @@ Run with ``uv run python bench/frontend.py`` (``--quick`` for a smaller run).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
+import requests
 
 from redis_runner import RedisServer
+from redis_runner.server import free_port
 from resque_frontend.app import create_app
 from resque_frontend.config import Settings
 from resque_proto import Resque, connect
@@ -80,9 +87,7 @@ def measure(client: Any, path: str, runs: int) -> tuple[float, float, float]:
         times.append((time.perf_counter() - began) * 1000)
         trips.append(CountingConnection.sends - before)
         assert response.status_code == 200, (path, response.status_code)
-    times.sort()
-    p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-    return statistics.median(times), p99, statistics.mean(trips)
+    return (*percentiles(times), statistics.mean(trips))
 
 
 def main() -> None:
@@ -118,6 +123,53 @@ def main() -> None:
         for path in paths:
             p50, p99, trips = measure(http, path, args.runs)
             print(f"| `{path}` | {p50:.1f} | {p99:.1f} | {trips:g} |")
+        print("\nOver HTTP, real gunicorn (resque-frontend, 2 processes x 4 threads):\n")
+        print("| request | p50 ms | p99 ms |\n|---|---:|---:|")
+        with running_frontend(server.url) as base:
+            for path in ("/metrics", "/", "/workers", "/failed"):
+                p50, p99 = measure_http(base + path, args.runs)
+                print(f"| `{path}` | {p50:.1f} | {p99:.1f} |")
+
+
+@contextmanager
+def running_frontend(redis_url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "REDIS_URL": redis_url, "WEB_CONCURRENCY": "2",
+           "RESQUE_NAMESPACE": "resque"}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "resque_frontend"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(base + "/healthz", timeout=5).raise_for_status()
+                break
+            except requests.RequestException:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("resque-frontend did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def measure_http(url: str, runs: int) -> tuple[float, float]:
+    session = requests.Session()
+    session.get(url, timeout=30).raise_for_status()
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        session.get(url, timeout=30).raise_for_status()
+        times.append((time.perf_counter() - began) * 1000)
+    return percentiles(times)
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    """(p50, p99) of request times."""
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[round(0.99 * (len(ordered) - 1))]
 
 
 if __name__ == "__main__":
