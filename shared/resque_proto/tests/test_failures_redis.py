@@ -65,3 +65,19 @@ def test_retry_all_clear_retried_and_clear(resque: Resque) -> None:
     assert resque.failures.clear_retried() == 4
     assert [f.payload["args"] for f in resque.failures.all()] == [[9]]
     assert resque.failures.clear() == 1 and resque.failures.count() == 0
+
+
+def test_bulk_actions_at_scale_keep_unretried_and_unreadable_records(resque: Resque) -> None:
+    """retry_all pipelines in batches; clear_retried keys on the top-level retried_at only."""
+    for n in range(1200):
+        _fail(resque, n)
+    resque.redis.rpush(resque.keys.failed, "not json")
+    assert resque.failures.retry_all() == 1200
+    assert resque.queues.size("q") == 1200
+    nested = resque.failures.create(
+        payload={"class": "A", "args": [{"retried_at": "not a retry"}]}, exception="E",
+        error='mentions "retried_at":"x"}', backtrace=[], worker="h:1:q", queue="q",
+    )  # fmt: skip
+    assert resque.failures.clear_retried() == 1200
+    assert [f.raw for f in resque.failures.all()] == ["not json", nested]
+    assert resque.failures.clear_retried() == 0
