@@ -189,3 +189,11 @@ def test_token_auth_by_bearer_or_as_basic_password(make_app: AppFactory) -> None
     assert client.get("/", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.get("/", headers=basic("anyone", "t0ken")).status_code == 200
     assert client.get("/", headers={"Authorization": "Basic %%%"}).status_code == 401
+
+
+def test_clear_retried_removes_ruby_retried_records_too(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    seed_ruby(resque, redis_client)  # Ruby's retried record, then an unretried one
+    assert "n=1" in post(client, "/failed/clear-retried", confirm="yes").headers["Location"]
+    assert [f.raw for f in resque.failures.all()] == [RUBY_FAILURE]
