@@ -26,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -55,7 +56,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     jobs_per_request: int = 0
-    refused: int = 0  # answers other than 2xx (503 when Redis timed out)
+    refused: Counter[int] = field(default_factory=Counter)  # status -> count, non-2xx
     app_cpu_us: float = 0.0  # gunicorn workers' CPU time per request
     redis_cpu_us: float = 0.0  # redis-server's CPU time per request
 
@@ -75,6 +76,20 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def error_statuses(log_path: Path, offset: int) -> tuple[Counter[int], int]:
+    """Status codes >= 300 in the JSON access log written after ``offset``."""
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        data = log.read()
+    statuses: Counter[int] = Counter()
+    for line in data.splitlines():
+        if b'"gunicorn.access"' in line:
+            status = int(json.loads(line)["status"])
+            if status >= 300:
+                statuses[status] += 1
+    return statuses, offset + len(data)
 
 
 def lua_script(directory: Path, name: str, method: str, body: str, delay_ms: float) -> Path:
@@ -110,8 +125,11 @@ class Bench:
         scripts: Path,
         app_master: int,
         redis_pid: int,
+        app_log: Path,
     ) -> None:
         self.base_url = base_url
+        self.app_log = app_log
+        self.log_offset = 0
         self.app_master = app_master
         self.redis_pid = redis_pid
         self.redis = redis.Redis.from_url(redis_url)
@@ -137,6 +155,7 @@ class Bench:
         result = wrk(self.base_url + path, script, connections, self.duration)
         app_cpu = cpu_seconds(app_pids) - app_before
         redis_cpu = cpu_seconds([self.redis_pid]) - redis_before
+        refused, self.log_offset = error_statuses(self.app_log, self.log_offset)
         if jobs:
             acknowledged = result["requests"] - result["status_errors"]
             queued = int(self.redis.llen("resque:queue:bench"))
@@ -145,7 +164,7 @@ class Bench:
             label=label,
             connections=connections,
             rate=(result["requests"] - result["status_errors"]) / (result["duration_us"] / 1e6),
-            refused=int(result["status_errors"]),
+            refused=refused,
             p50_ms=result["p50_us"] / 1000,
             p99_ms=result["p99_us"] / 1000,
             jobs_per_request=jobs,
@@ -161,7 +180,9 @@ def job_body(count: int | None) -> str:
     return json.dumps({"jobs": [{**job, "args": [n, "master"]} for n in range(count)]})
 
 
-def start_enqueuer(redis_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_enqueuer(
+    redis_url: str, workers: int, log_path: Path
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -171,12 +192,10 @@ def start_enqueuer(redis_url: str, workers: int) -> tuple[subprocess.Popen[bytes
         "ENQUEUER_MAX_BATCH": "1000",
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-enqueuer-metrics-"),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "resque_enqueuer"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "resque_enqueuer"], env=env, stdout=log, stderr=log
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -187,6 +206,10 @@ def start_enqueuer(redis_url: str, workers: int) -> tuple[subprocess.Popen[bytes
             time.sleep(0.1)
     process.kill()
     raise SystemExit("resque-enqueuer did not become ready")
+
+
+def shown_statuses(statuses: Counter[int]) -> str:
+    return ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items())) or "0"
 
 
 def table(runs: list[Run]) -> str:
@@ -200,7 +223,7 @@ def table(runs: list[Run]) -> str:
         rows.append(
             f"| {run.label} | {run.connections} | {run.rate:,.0f} | {jobs} | "
             f"{run.p50_ms:.2f} | {run.p99_ms:.2f} | {run.app_cpu_us:,.0f} | "
-            f"{run.redis_cpu_us:,.0f} | {run.refused} |"
+            f"{run.redis_cpu_us:,.0f} | {shown_statuses(run.refused)} |"
         )
     return "\n".join(rows)
 
@@ -255,11 +278,18 @@ def main() -> None:
         raise SystemExit("bench/enqueue_http.py needs wrk: apt-get install wrk")
     connections = [int(c) for c in options.connections.split(",")]
     with RedisServer() as server, tempfile.TemporaryDirectory() as scripts:
-        process, url = start_enqueuer(server.url, options.workers)
+        app_log = Path(scripts) / "enqueuer.log"
+        process, url = start_enqueuer(server.url, options.workers, app_log)
         try:
             assert server.process is not None
             bench = Bench(
-                url, server.url, options.duration, Path(scripts), process.pid, server.process.pid
+                url,
+                server.url,
+                options.duration,
+                Path(scripts),
+                process.pid,
+                server.process.pid,
+                app_log,
             )
             runs = measure(bench, connections)
         finally:
