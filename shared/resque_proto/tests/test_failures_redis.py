@@ -4,6 +4,7 @@ import pytest
 import redis
 
 from resque_proto import FailureMoved, Resque, connect
+from resque_proto.text import text
 
 from .wire_samples import UTC_DUMP, values
 
@@ -36,7 +37,7 @@ def test_retry_of_a_ruby_record_keeps_it_with_retried_at(
 ) -> None:
     redis_client.rpush("resque:failed", RUBY_FAILURE)
     resque.failures.retry(0, RUBY_FAILURE)
-    record = (redis_client.lindex("resque:failed", 0) or b"").decode()
+    record = text(redis_client.lindex("resque:failed", 0)) or ""
     assert record.startswith(RUBY_FAILURE[:-1] + ',"retried_at":"')
     assert redis_client.lrange("resque:queue:file_serve", 0, -1) == [
         b'{"class":"FailingArchive","args":[4242]}'

@@ -5,6 +5,7 @@ import redis
 
 from resque_proto import Resque, ValidationError, connect
 from resque_proto.payload import decode_payload
+from resque_proto.text import text
 
 
 @pytest.fixture
@@ -52,9 +53,9 @@ def test_reserve_takes_from_queues_in_priority_order(
     resque.enqueue("high", "A", "h", metadata=False)
     first = resque.jobs.reserve("w:1:high,low", ["high", "low"])
     assert first is not None and first.queue == "high"
-    working = redis_client.get("resque:worker:w:1:high,low")
-    assert working is not None and working.startswith(b'{"queue":"high","run_at":"')
-    assert working.endswith(b',"payload":{"class":"A","args":["h"]}}')
+    working = text(redis_client.get("resque:worker:w:1:high,low")) or ""
+    assert working.startswith('{"queue":"high","run_at":"')
+    assert working.endswith(',"payload":{"class":"A","args":["h"]}}')
     assert resque.jobs.in_flight("w:1:high,low") == [first]
     assert resque.jobs.reserve("w:1:high,low", ["nothing"]) is None
 

@@ -57,7 +57,9 @@ def test_a_job_that_keeps_killing_workers_becomes_a_failure(resque: Resque) -> N
     assert resque.queues.size("q") == 0
     (failure,) = resque.failures.all()
     assert failure.exception == "Resque::PruneDeadWorkerDirtyExit"
-    assert failure.error.startswith("Worker w:2:q did not gracefully exit while processing Archive")
+    assert (failure.error or "").startswith(
+        "Worker w:2:q did not gracefully exit while processing Archive"
+    )
     assert resque.redis.hlen(resque.keys.redeliveries) == 0
 
 

@@ -1,4 +1,6 @@
 import json
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,7 @@ from .wire_samples import BERLIN_DUMP, UTC_DUMP, readme_record, values
 @pytest.mark.parametrize(("zone", "moment", "dump"), [
     (UTC, UTC_RUN, UTC_DUMP), (BERLIN, BERLIN_RUN, BERLIN_DUMP),
 ])  # fmt: skip
-def test_failure_record_matches_ruby_byte_for_byte(zone: str, moment, dump) -> None:
+def test_failure_record_matches_ruby_byte_for_byte(zone: str, moment: datetime, dump: Path) -> None:
     ruby = values(dump, "resque:failed")[0]
     body = json.loads(ruby)
     with local_zone(zone):
@@ -30,7 +32,7 @@ def test_failure_record_matches_ruby_byte_for_byte(zone: str, moment, dump) -> N
 
 
 @pytest.mark.parametrize("dump", [UTC_DUMP, BERLIN_DUMP])
-def test_working_record_matches_ruby_byte_for_byte(dump) -> None:
+def test_working_record_matches_ruby_byte_for_byte(dump: Path) -> None:
     worker = values(dump, "resque:workers")[0]
     ruby = values(dump, f"resque:worker:{worker}")[0]
     body = json.loads(ruby)

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,9 @@ BERLIN_RUN = datetime(2026, 11, 27, 18, 47, 15, tzinfo=UTC)
     (UTC_ZONE, UTC_RUN, UTC_DUMP, "vm:3887:file_serve"),
     (BERLIN, BERLIN_RUN, BERLIN_DUMP, "vm:2763:file_serve"),
 ])  # fmt: skip
-def test_times_match_ruby_in_each_zone(zone: str, moment: datetime, dump, worker: str) -> None:
+def test_times_match_ruby_in_each_zone(
+    zone: str, moment: datetime, dump: Path, worker: str
+) -> None:
     with local_zone(zone):
         assert timefmt.started(moment) == values(dump, f"resque:worker:{worker}:started")[0]
         heartbeat = values(dump, "resque:workers:heartbeat")[0]

@@ -5,6 +5,7 @@ import pytest
 import redis
 
 from resque_proto import Resque, connect, timefmt
+from resque_proto.text import text
 from resque_proto.workers import make_worker_id, parse_worker_id
 
 
@@ -23,9 +24,9 @@ def test_worker_ids_are_resque_shaped() -> None:
 def test_register_writes_resque_keys(resque: Resque, redis_client: redis.Redis) -> None:
     resque.workers.register("vm:1:q")
     assert redis_client.smembers("resque:workers") == {b"vm:1:q"}
-    started = (redis_client.get("resque:worker:vm:1:q:started") or b"").decode()
+    started = text(redis_client.get("resque:worker:vm:1:q:started")) or ""
     assert time.strptime(started, "%Y-%m-%d %H:%M:%S %z")
-    beat = (redis_client.hget("resque:workers:heartbeat", "vm:1:q") or b"").decode()
+    beat = text(redis_client.hget("resque:workers:heartbeat", "vm:1:q")) or ""
     assert abs(timefmt.parse_heartbeat(beat).timestamp() - time.time()) < 5
     info = resque.workers.get("vm:1:q")
     assert info is not None and info.ours and info.state == "idle" and info.heartbeat
