@@ -7,7 +7,6 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 REDIS_PORT ?= 6379
-export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 # Trust the system CA store (where a TLS-intercepting proxy's CA is installed).
 export UV_NATIVE_TLS ?= 1
 SYSTEM_CA := /etc/ssl/certs/ca-certificates.crt
@@ -26,7 +25,7 @@ install: $(UV) ## bootstrap uv if missing and sync the locked venv
 	$(UV) sync --frozen
 
 run: install ## start Redis and every service in the foreground (Ctrl-C stops all)
-	REDIS_PORT=$(REDIS_PORT) $(RUN) honcho start -f Procfile
+	REDIS_PORT=$(REDIS_PORT) REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 $(RUN) honcho start -f Procfile
 
 test: install ## unit and integration tests on a real Redis (e2e too when Docker is up)
 	$(RUN) pytest

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from resque_proto.connection import redis_url_from_env
+from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import namespace_from_env
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -54,7 +54,7 @@ class Settings:
         if user and not password:
             raise ValueError("FRONTEND_AUTH_USER is set but FRONTEND_AUTH_PASSWORD is empty")
         return cls(
-            redis_url=env.get("REDIS_URL") or redis_url_from_env(),
+            redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
             namespace=env.get("RESQUE_NAMESPACE") or namespace_from_env(),
             read_only=_flag(env, "FRONTEND_READ_ONLY"),
             auth_user=user or ("admin" if password else None),
