@@ -53,7 +53,7 @@ def test_a_hung_redis_is_a_503_after_the_timeout(make_app: Any, fresh_redis: Any
 
     assert hung.status_code == not_ready.status_code == 503
     assert hung.headers["Retry-After"] == "1"
-    # A push that timed out may still be carried out once Redis resumes (docs/enqueuer.md):
+    # A push that timed out may still be carried out once Redis resumes (docs/api.md):
     # the client cannot tell, which is what Idempotency-Key is for.
     assert client.post("/jobs", json=JOB).status_code == 202
 

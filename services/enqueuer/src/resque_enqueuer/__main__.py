@@ -19,7 +19,7 @@ APP = "resque_enqueuer.wsgi:app"
 HELP = """usage: resque-enqueuer [gunicorn options...]
 
 HTTP enqueue API for Resque-compatible jobs (gunicorn + gevent).
-See docs/enqueuer.md. Environment:
+See docs/api.md. Environment:
   PORT                        listen port on 0.0.0.0 (default 8000)
   WEB_CONCURRENCY             gunicorn worker processes (default: CPU count)
   REDIS_URL                   default redis://localhost:6379/0
