@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import docker
@@ -30,6 +31,14 @@ def test_every_dockerfile_is_hadolint_clean() -> None:
     for dockerfile in DOCKERFILES:
         result = run([hadolint, str(dockerfile)])
         assert result.returncode == 0, f"{dockerfile}:\n{result.stdout}{result.stderr}"
+
+
+def test_dockerfile_copies_every_workspace_manifest() -> None:
+    """uv resolves the whole workspace: a member missing from the builder breaks every image."""
+    members = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    dockerfile = (REPO / "deploy" / "docker" / "Dockerfile").read_text()
+    for member in members["members"]:
+        assert f"COPY {member}/pyproject.toml {member}/" in dockerfile, member
 
 
 def compose_config(
