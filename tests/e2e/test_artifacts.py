@@ -153,6 +153,6 @@ def test_monitoring_profile_files_exist_and_prometheus_config_is_valid() -> None
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
-    config = REPO / "deploy" / "compose" / "prometheus.yml"
+    config = REPO / "deploy" / "compose" / "monitoring" / "prometheus.yml"
     checked = run([promtool, "check", "config", str(config)])
     assert checked.returncode == 0, checked.stdout + checked.stderr

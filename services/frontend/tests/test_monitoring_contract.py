@@ -28,7 +28,7 @@ from resque_proto import Resque
 
 ROOT = Path(__file__).resolve().parents[3]
 DASHBOARD = ROOT / "deploy/k8s/components/monitoring/grafana-dashboard.json"
-PROMETHEUS_CONFIG = ROOT / "deploy/compose/prometheus.yml"
+PROMETHEUS_CONFIG = ROOT / "deploy/compose/monitoring/prometheus.yml"
 METRIC = re.compile(r"\bresque_[a-z_]+\b")
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$queue": ".*"}
 
