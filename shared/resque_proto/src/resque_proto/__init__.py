@@ -6,29 +6,53 @@ operations (``Resque``, one object per namespace). No web framework.
 
     >>> from resque_proto import enqueue
     >>> enqueue("file_serve", "Archive", 44)     # Resque.enqueue(Archive, 44)
+
+The names below are loaded on first use (PEP 562), so importing a redis-free
+module such as ``resque_proto.payload`` does not load redis-py (~20 MB): the
+worker's fork server relies on that to stay small.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import redis
+if TYPE_CHECKING:
+    from resque_proto.client import Resque, enqueue, enqueue_many
+    from resque_proto.connection import connect
+    from resque_proto.errors import (
+        FailureMoved,
+        MalformedPayload,
+        ResqueProtoError,
+        ValidationError,
+    )
+    from resque_proto.jobs import Reserved
+    from resque_proto.payload import Job, decode_payload, encode_payload
+    from resque_proto.prune import PrunePolicy
+    from resque_proto.queue_patterns import resolve_queues
+    from resque_proto.recovery import Recovery
+    from resque_proto.waiter import QueueWaiter
+    from resque_proto.workers import WorkerInfo
 
-from resque_proto.connection import connect
-from resque_proto.errors import FailureMoved, MalformedPayload, ResqueProtoError, ValidationError
-from resque_proto.failures import Failures
-from resque_proto.jobs import Jobs, Reserved, new_job_metadata
-from resque_proto.keys import Keys, namespace_from_env
-from resque_proto.payload import Job, decode_payload, encode_payload
-from resque_proto.prune import PrunePolicy, prune_dead_workers
-from resque_proto.queue_patterns import resolve_queues
-from resque_proto.queues import Queues
-from resque_proto.recovery import Recovery
-from resque_proto.stats import Stats
-from resque_proto.waiter import QueueWaiter
-from resque_proto.workers import WorkerInfo, Workers
-
+_HOME = {
+    "FailureMoved": "errors",
+    "Job": "payload",
+    "MalformedPayload": "errors",
+    "PrunePolicy": "prune",
+    "QueueWaiter": "waiter",
+    "Recovery": "recovery",
+    "Reserved": "jobs",
+    "Resque": "client",
+    "ResqueProtoError": "errors",
+    "ValidationError": "errors",
+    "WorkerInfo": "workers",
+    "connect": "connection",
+    "decode_payload": "payload",
+    "encode_payload": "payload",
+    "enqueue": "client",
+    "enqueue_many": "client",
+    "resolve_queues": "queue_patterns",
+}
 __all__ = [
     "FailureMoved",
     "Job",
@@ -50,51 +74,14 @@ __all__ = [
 ]
 
 
-class Resque:
-    """All operations on one Redis and namespace, grouped by what they act on."""
-
-    def __init__(self, client: redis.Redis | None = None, namespace: str | None = None) -> None:
-        self.redis = client if client is not None else connect()
-        self.keys = Keys(namespace or namespace_from_env())
-        self.jobs = Jobs(self.redis, self.keys)
-        self.queues = Queues(self.redis, self.keys)
-        self.failures = Failures(self.redis, self.keys)
-        self.workers = Workers(self.redis, self.keys)
-        self.stats = Stats(self.redis, self.keys)
-
-    def enqueue(self, queue: str, class_name: str, *args: Any, metadata: bool = True) -> str:
-        """Resque.enqueue. With ``metadata`` the payload also carries an ``id`` and
-        ``enqueued_at`` (see docs/protocol.md: Ruby's dequeue-by-args can then no
-        longer remove it). Returns the payload written."""
-        extras = new_job_metadata() if metadata else None
-        return self.jobs.push(queue, class_name, args, extras)
-
-    def enqueue_many(
-        self,
-        jobs: Iterable[tuple[str, str, Sequence[Any]]],
-        metadata: bool = True,
-    ) -> list[str]:
-        """Enqueue ``(queue, class, args)`` triples atomically; a bad one writes nothing."""
-        pairs = [
-            (queue, encode_payload(cls, args, new_job_metadata() if metadata else None))
-            for queue, cls, args in jobs
-        ]
-        self.jobs.push_many(pairs)
-        return [payload for _, payload in pairs]
-
-    def prune_dead_workers(
-        self, pruner_id: str, policy: PrunePolicy | None = None
-    ) -> list[Recovery]:
-        return prune_dead_workers(self.redis, self.keys, pruner_id, policy)
-
-    def waiter(self, fallback_poll: float = 0.1) -> QueueWaiter:
-        return QueueWaiter(self.redis, self.keys, fallback_poll)
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'resque_proto' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"resque_proto.{home}"), name)
+    globals()[name] = value
+    return value
 
 
-def enqueue(queue: str, class_name: str, *args: Any, **options: Any) -> str:
-    """Enqueue on ``REDIS_URL``/``RESQUE_NAMESPACE`` from the environment."""
-    return Resque().enqueue(queue, class_name, *args, **options)
-
-
-def enqueue_many(jobs: Iterable[tuple[str, str, Sequence[Any]]], **options: Any) -> list[str]:
-    return Resque().enqueue_many(jobs, **options)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

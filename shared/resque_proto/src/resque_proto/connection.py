@@ -9,10 +9,10 @@ themselves.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+if TYPE_CHECKING:
+    import redis
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
@@ -32,6 +32,10 @@ def connect(
 
     ``socket_timeout`` must exceed the longest blocking command the caller issues.
     """
+    import redis  # here, not at the top: reading DEFAULT_REDIS_URL must not load redis-py
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis.from_url(
         url or redis_url_from_env(),
         socket_timeout=socket_timeout,

@@ -1,0 +1,70 @@
+"""``Resque``: every operation on one Redis and namespace (re-exported by the package)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+
+from resque_proto.connection import connect
+from resque_proto.failures import Failures
+from resque_proto.jobs import Jobs, new_job_metadata
+from resque_proto.keys import Keys, namespace_from_env
+from resque_proto.payload import encode_payload
+from resque_proto.prune import PrunePolicy, prune_dead_workers
+from resque_proto.queues import Queues
+from resque_proto.recovery import Recovery
+from resque_proto.stats import Stats
+from resque_proto.waiter import QueueWaiter
+from resque_proto.workers import Workers
+
+
+class Resque:
+    """All operations on one Redis and namespace, grouped by what they act on."""
+
+    def __init__(self, client: redis.Redis | None = None, namespace: str | None = None) -> None:
+        self.redis = client if client is not None else connect()
+        self.keys = Keys(namespace or namespace_from_env())
+        self.jobs = Jobs(self.redis, self.keys)
+        self.queues = Queues(self.redis, self.keys)
+        self.failures = Failures(self.redis, self.keys)
+        self.workers = Workers(self.redis, self.keys)
+        self.stats = Stats(self.redis, self.keys)
+
+    def enqueue(self, queue: str, class_name: str, *args: Any, metadata: bool = True) -> str:
+        """Resque.enqueue. With ``metadata`` the payload also carries an ``id`` and
+        ``enqueued_at`` (see docs/protocol.md: Ruby's dequeue-by-args can then no
+        longer remove it). Returns the payload written."""
+        extras = new_job_metadata() if metadata else None
+        return self.jobs.push(queue, class_name, args, extras)
+
+    def enqueue_many(
+        self,
+        jobs: Iterable[tuple[str, str, Sequence[Any]]],
+        metadata: bool = True,
+    ) -> list[str]:
+        """Enqueue ``(queue, class, args)`` triples atomically; a bad one writes nothing."""
+        pairs = [
+            (queue, encode_payload(cls, args, new_job_metadata() if metadata else None))
+            for queue, cls, args in jobs
+        ]
+        self.jobs.push_many(pairs)
+        return [payload for _, payload in pairs]
+
+    def prune_dead_workers(
+        self, pruner_id: str, policy: PrunePolicy | None = None
+    ) -> list[Recovery]:
+        return prune_dead_workers(self.redis, self.keys, pruner_id, policy)
+
+    def waiter(self, fallback_poll: float = 0.1) -> QueueWaiter:
+        return QueueWaiter(self.redis, self.keys, fallback_poll)
+
+
+def enqueue(queue: str, class_name: str, *args: Any, **options: Any) -> str:
+    """Enqueue on ``REDIS_URL``/``RESQUE_NAMESPACE`` from the environment."""
+    return Resque().enqueue(queue, class_name, *args, **options)
+
+
+def enqueue_many(jobs: Iterable[tuple[str, str, Sequence[Any]]], **options: Any) -> list[str]:
+    return Resque().enqueue_many(jobs, **options)

@@ -1,0 +1,37 @@
+"""The wire-format modules load without redis-py; the package's names still resolve."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import resque_proto
+
+REDIS_FREE = """
+import sys
+import resque_proto.payload, resque_proto.records, resque_proto.connection
+import resque_proto.queue_patterns, resque_proto.keys, resque_proto.timefmt
+print("redis" in sys.modules)
+"""
+
+
+def test_wire_format_modules_do_not_import_redis() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", REDIS_FREE], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_every_exported_name_resolves() -> None:
+    for name in resque_proto.__all__:
+        assert getattr(resque_proto, name) is not None
+    assert resque_proto.Resque.__module__ == "resque_proto.client"
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    try:
+        resque_proto.NoSuchThing  # noqa: B018
+    except AttributeError as error:
+        assert "NoSuchThing" in str(error)
+    else:
+        raise AssertionError("expected AttributeError")
