@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from resque_worker import DontPerform, TermException
@@ -63,14 +65,34 @@ class KillSelf:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm)": state, ppid
+
+
 class KillWorker:
-    """A poison job: kills the worker running it."""
+    """A poison job: kills the worker running it (its parent is the worker's zygote)."""
 
     @staticmethod
     def perform() -> None:
         event("start", tag="poison")
-        os.kill(os.getppid(), signal.SIGKILL)
+        os.kill(parent_of(os.getppid()), signal.SIGKILL)
         time.sleep(60)
+
+
+class Lineage:
+    """Reports which processes forked it and whether redis-py was loaded in them."""
+
+    @staticmethod
+    def perform(tag: Any) -> None:
+        zygote = os.getppid()
+        event(
+            "lineage",
+            tag=tag,
+            zygote=zygote,
+            worker=parent_of(zygote),
+            redis_loaded="redis" in sys.modules,
+        )
 
 
 class ExitWith:

@@ -1,4 +1,8 @@
-"""``resque-worker``: parse the configuration, import the job modules, run the loop."""
+"""``resque-worker``: parse the configuration, import the job modules, run the loop.
+
+Forking mode starts the fork server (zygote) here, before anything imports
+redis-py, so the process that forks every job child stays small (see zygote.py).
+"""
 
 from __future__ import annotations
 
@@ -25,10 +29,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JobModuleError as error:
         print(f"resque-worker: {error}", file=sys.stderr)
         return 2
+    registry.run_hooks("before_first_fork")
     if config.fork_per_job:
-        from resque_worker.worker import Worker
+        from resque_worker.zygote_client import ZygoteClient
 
-        return Worker(config, registry).run()
+        zygote = ZygoteClient.fork(registry, config.procline_prefix)
+        from resque_worker.worker import Worker  # imports redis-py: after the fork
+
+        return Worker(config, registry, zygote).run()
     from resque_worker.inprocess import InProcessWorker
 
     return InProcessWorker(config, registry).run()

@@ -1,8 +1,9 @@
 """What runs inside the forked child: the job with its hooks, then a report.
 
-The child never talks to Redis for bookkeeping: it runs ``after_fork`` hooks and
-the job, writes one JSON outcome to the pipe, and leaves with ``os._exit`` (no
-atexit handlers, no flushing of the parent's buffers twice).
+The child is forked by the zygote (``zygote.py``). It never talks to Redis for
+bookkeeping: it runs ``after_fork`` hooks and the job, writes one JSON outcome
+to the pipe, and leaves with ``os._exit`` (no atexit handlers, no flushing of
+the zygote's buffers twice).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
+import setproctitle
+
 from resque_proto.payload import Job
 from resque_worker import hooks
 from resque_worker.errors import TermException
 from resque_worker.outcome import SUCCESS, Outcome
 from resque_worker.registry import JobRegistry
-from resque_worker.signals import HANDLED, SignalFlags
+from resque_worker.signals import HANDLED, default_handlers
 
 PR_SET_PDEATHSIG = 1
 LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
@@ -45,11 +48,11 @@ def raise_term(signum: int, frame: FrameType | None) -> None:
 
 
 def child_main(
-    flags: SignalFlags,
     report_fd: int,
     registry: JobRegistry,
     job_class: type,
     job: Job,
+    title: str,
     term_child: bool,
 ) -> NoReturn:
     """Entry point of the forked child; never returns."""
@@ -58,8 +61,10 @@ def child_main(
     try:
         with contextlib.suppress(OSError):  # the parent may have done it already
             os.setpgid(0, 0)
-        flags.reset_in_child()
+        default_handlers()
         die_with_parent(parent)
+        if title:
+            setproctitle.setproctitle(title)
         if term_child:
             signal.signal(signal.SIGTERM, raise_term)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
@@ -72,8 +77,9 @@ def child_main(
 
 
 def die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this child if the worker dies (SIGKILL, OOM): otherwise the job
-    would keep running while a pruner hands it to another worker."""
+    """Ask Linux to SIGKILL this process if ``parent`` dies (SIGKILL, OOM): the job child
+    dies with the zygote, the zygote with the worker; otherwise the job would keep
+    running while a pruner hands it to another worker."""
     if LIBC is not None:
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect

@@ -19,7 +19,7 @@ from types import FrameType
 
 import redis
 
-from resque_proto import Resque, connect
+from resque_proto import Reserved, Resque, connect
 from resque_proto.payload import Job
 from resque_worker.child import run_job
 from resque_worker.config import Config
@@ -35,7 +35,7 @@ class InProcessWorker(Worker):
         self._busy = threading.Event()
         self._beater: threading.Thread | None = None
 
-    def execute(self, job: Job, job_class: type) -> Outcome | None:
+    def execute(self, reserved: Reserved, job: Job, job_class: type, title: str) -> Outcome | None:
         with self._heartbeating(), self._term_raises():
             outcome = run_job(self.registry, job_class, job, forked=False)
         if self.flags.shutdown and outcome.interrupted:

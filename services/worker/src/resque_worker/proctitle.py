@@ -15,14 +15,16 @@ class ProcTitle:
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
 
-    def set(self, what: str) -> None:
-        setproctitle.setproctitle(f"{self.prefix}resque-{__version__}: {what}")
+    def set(self, what: str) -> str:
+        title = f"{self.prefix}resque-{__version__}: {what}"
+        setproctitle.setproctitle(title)
+        return title
 
     def waiting(self, queues: list[str]) -> None:
         self.set(f"Waiting for {','.join(queues)}")
 
-    def processing(self, queue: str, class_name: str, since: int) -> None:
-        self.set(f"Processing {queue} since {since} [{class_name}]")
+    def processing(self, queue: str, class_name: str, since: int) -> str:
+        return self.set(f"Processing {queue} since {since} [{class_name}]")
 
     def forked(self, pid: int, at: int) -> None:
         self.set(f"Forked {pid} at {at}")

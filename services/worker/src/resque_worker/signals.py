@@ -84,22 +84,22 @@ class SignalFlags:
             select.select([self.wakeup_read], [], [], seconds)
         self.drain()
 
-    @contextmanager
-    def blocked(self) -> Iterator[None]:
-        """Hold the handled signals (they stay pending) across a fork: a signal landing
-        in the child before it has reset its handlers would otherwise only set a flag
-        in the child's copy of this object, and be lost."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-        try:
-            yield
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
 
-    def reset_in_child(self) -> None:
-        """In a forked child: default handlers, no wakeup pipe. Signals are still
-        blocked here (see ``blocked``); the child unblocks them when ready."""
-        signal.set_wakeup_fd(-1)
-        for signum in HANDLED:
-            signal.signal(signum, signal.SIG_DFL)
-        os.close(self.wakeup_read)
-        os.close(self._wakeup_write)
+@contextmanager
+def blocked_signals() -> Iterator[None]:
+    """Hold the handled signals (they stay pending) across a fork: a signal landing in
+    the child before it has reset its handlers would otherwise go to the forking
+    process's handler (or be ignored) in the child, and be lost."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+
+
+def default_handlers() -> None:
+    """In a forked child: default handlers, no wakeup fd. Signals are still blocked
+    (see ``blocked_signals``); the child unblocks them when ready."""
+    signal.set_wakeup_fd(-1)
+    for signum in HANDLED:
+        signal.signal(signum, signal.SIG_DFL)

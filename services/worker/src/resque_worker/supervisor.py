@@ -1,12 +1,14 @@
 """The parent's side of one forked job: wait, heartbeat, enforce timeouts, stop on signals.
 
-The parent sleeps in ``poll`` on three descriptors: the child's pidfd (readable
-when it exits), the report pipe, and the signal wakeup pipe; timers for the
-next heartbeat, the job deadline and the kill sequence bound each sleep. Stopping
-a job follows Resque 3.0: without ``TERM_CHILD`` the child is killed at once;
-with it, the child gets ``RESQUE_PRE_SHUTDOWN_TIMEOUT`` seconds to finish, then
-TERM, then KILL after ``RESQUE_TERM_TIMEOUT``. Signals go to the child's whole
-process group, so anything the job started stops too.
+The child is forked by the zygote (``zygote.py``), which reports its exit over
+the zygote socket. The parent sleeps in ``poll`` on that socket and the signal
+wakeup pipe; timers for the next heartbeat, the job deadline and the kill
+sequence bound each sleep. Stopping a job follows Resque 3.0: without
+``TERM_CHILD`` the child is killed at once; with it, the child gets
+``RESQUE_PRE_SHUTDOWN_TIMEOUT`` seconds to finish, then TERM, then KILL after
+``RESQUE_TERM_TIMEOUT``. Signals go to the child's whole process group (the
+parent signals it by pid; it need not be its own child), so anything the job
+started stops too.
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ from resque_proto.records import DIRTY_EXIT
 from resque_worker.config import Config
 from resque_worker.outcome import Outcome
 from resque_worker.signals import SignalFlags
+from resque_worker.zygote_client import ChildExit, ZygoteClient
 
 SHUTDOWN_SIGNALS = frozenset({"SIGTERM", "SIGINT"})
-READ_CHUNK = 65536
 
 
 @dataclass(frozen=True)
 class ChildResult:
     pid: int
-    status: int
+    status: int | None  # None: the zygote died first, taking the child with it
     reported: Outcome | None
     stopped_by: str | None  # "SIGTERM"/"SIGINT"/"SIGUSR1"/"timeout" when we stopped it
     for_shutdown: bool
@@ -41,20 +43,18 @@ class ChildWatch:
     def __init__(
         self,
         pid: int,
-        report_fd: int,
+        zygote: ZygoteClient,
         flags: SignalFlags,
         config: Config,
         heartbeat: Callable[[], None],
         next_heartbeat: Callable[[], float],
     ) -> None:
         self.pid = pid
-        self.report_fd = report_fd
+        self.zygote = zygote
         self.flags = flags
         self.config = config
         self.heartbeat = heartbeat
         self.next_heartbeat = next_heartbeat
-        self.report = bytearray()
-        self.report_closed = False
         self.plan: list[tuple[float, signal.Signals]] = []
         self.stopped_by: str | None = None
         self.for_shutdown = False
@@ -62,38 +62,32 @@ class ChildWatch:
         self.deadline = started + config.job_timeout if config.job_timeout > 0 else None
 
     def wait(self) -> ChildResult:
-        os.set_blocking(self.report_fd, False)
-        pidfd = os.pidfd_open(self.pid)
         poller = select.poll()
-        for fd in (pidfd, self.report_fd, self.flags.wakeup_read):
+        for fd in (self.zygote.fileno(), self.flags.wakeup_read):
             poller.register(fd, select.POLLIN)
-        try:
-            while not self._child_exited(poller, pidfd):
-                pass
-            self._read_report(poller)
-            _, status = os.waitpid(self.pid, 0)
-        finally:
-            os.close(pidfd)
-            os.close(self.report_fd)
+        while (ended := self._child_exit(poller)) is None:
+            pass
+        if ended.status is None:  # the group may outlive the zygote and its child
+            self._send(signal.SIGKILL)
         return ChildResult(
-            self.pid, status, Outcome.decode(bytes(self.report)), self.stopped_by,
+            self.pid, ended.status, Outcome.decode(ended.report), self.stopped_by,
             self.for_shutdown,
         )  # fmt: skip
 
-    def _child_exited(self, poller: select.poll, pidfd: int) -> bool:
+    def _child_exit(self, poller: select.poll) -> ChildExit | None:
         now = time.monotonic()
         self._act_on_signals(now)
         self._act_on_timers(now)
         timers = (self.next_heartbeat(), self.deadline, self._next_kill())
         wake_at = min(t for t in timers if t is not None)
+        if self.zygote.exit_ready():
+            return self.zygote.wait_exit()
         for fd, _ in poller.poll(max(0.0, wake_at - time.monotonic()) * 1000 + 1):
             if fd == self.flags.wakeup_read:
                 self.flags.drain()
-            elif fd == self.report_fd:
-                self._read_report(poller)
-            elif fd == pidfd:
-                return True
-        return False
+            else:
+                return self.zygote.wait_exit()
+        return None
 
     def _next_kill(self) -> float | None:
         return self.plan[0][0] if self.plan else None
@@ -133,28 +127,21 @@ class ChildWatch:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
 
-    def _read_report(self, poller: select.poll) -> None:
-        while True:
-            try:
-                chunk = os.read(self.report_fd, READ_CHUNK)
-            except BlockingIOError:
-                return
-            if not chunk:
-                if not self.report_closed:
-                    self.report_closed = True
-                    poller.unregister(self.report_fd)
-                return
-            self.report += chunk
-
 
 def judge(result: ChildResult, config: Config) -> Outcome | None:
     """The job's outcome, or None when it must go back on its queue (shutdown)."""
     reported = result.reported
     if result.for_shutdown and (reported is None or reported.interrupted):
         return None
+    pid = result.pid
+    if result.status is None:
+        return Outcome.failed(
+            DIRTY_EXIT,
+            f"The fork server (zygote) died while child pid {pid} ran the job; "
+            "the child was killed with it",
+        )
     if reported is not None and os.WIFEXITED(result.status) and os.WEXITSTATUS(result.status) == 0:
         return reported
-    pid = result.pid
     if result.stopped_by == "timeout":
         return Outcome.failed(
             DIRTY_EXIT,

@@ -16,7 +16,6 @@ lost in transit does nothing twice.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import time
@@ -35,7 +34,6 @@ from resque_proto.recovery import recover_worker
 from resque_proto.workers import make_worker_id
 from resque_worker import hooks
 from resque_worker.backoff import Backoff
-from resque_worker.child import child_main
 from resque_worker.config import Config
 from resque_worker.errors import DirtyExit, UnknownJobClass
 from resque_worker.health import HealthFile
@@ -44,6 +42,7 @@ from resque_worker.proctitle import ProcTitle
 from resque_worker.registry import JobRegistry
 from resque_worker.signals import SignalFlags
 from resque_worker.supervisor import ChildWatch, judge
+from resque_worker.zygote_client import ForkFailed, ZygoteClient
 
 log = logging.getLogger("resque_worker")
 
@@ -80,9 +79,12 @@ def payload_object(payload: str) -> object:
 
 
 class Worker:
-    def __init__(self, config: Config, registry: JobRegistry) -> None:
+    def __init__(
+        self, config: Config, registry: JobRegistry, zygote: ZygoteClient | None = None
+    ) -> None:
         self.config = config
         self.registry = registry
+        self.zygote = zygote  # forks the job children; None only in in-process mode
         self.flags = SignalFlags(config.graceful_term)
         self.title = ProcTitle(config.procline_prefix)
         self.health = HealthFile(config.health_file)
@@ -110,9 +112,6 @@ class Worker:
     def run(self) -> int:
         self.flags.install()
         self.title.set("Starting")
-        self.registry.run_hooks("before_first_fork")
-        gc.collect()
-        gc.freeze()  # children then share the parent's heap pages copy-on-write
         self.log.info("worker starting", extra={"queues": list(self.config.queues)})
         try:
             self.loop()
@@ -172,8 +171,8 @@ class Worker:
         except (MalformedPayload, UnknownJobClass) as error:
             outcome: Outcome | None = Outcome.failed(type(error).__name__, str(error))
         else:
-            self.title.processing(reserved.queue, job.class_name, int(time.time()))
-            outcome = self.execute(job, job_class)
+            title = self.title.processing(reserved.queue, job.class_name, int(time.time()))
+            outcome = self.execute(reserved, job, job_class, title)
         duration = time.monotonic() - started
         self.pending = self.settlement(reserved, duration, outcome)
         self.settle()
@@ -202,32 +201,28 @@ class Worker:
         )
         return Settlement(reserved, duration, failure=record)
 
-    def execute(self, job: Job, job_class: type) -> Outcome | None:
-        """Run the job in a forked child; None means "put it back" (shutdown)."""
-        hooks.prepare(job_class)
+    def execute(self, reserved: Reserved, job: Job, job_class: type, title: str) -> Outcome | None:
+        """Run the job in a child forked by the zygote; None means "put it back" (shutdown).
+
+        ``before_fork`` runs here, in the worker process, as in Resque; the child is
+        forked by the zygote, so what the hook changes in this process does not
+        reach the child (``after_fork`` runs in the child).
+        """
+        if self.zygote is None:
+            raise RuntimeError("a forking worker needs a fork server (zygote)")
         try:
             self.registry.run_hooks("before_fork", job)
         except Exception as error:
             return Outcome.from_exception(error)
         try:
-            read_fd, write_fd = os.pipe()
-            with self.flags.blocked():  # the child unblocks once its own handlers are set
-                pid = os.fork()
-                if pid == 0:
-                    os.close(read_fd)
-                    child_main(
-                        self.flags, write_fd, self.registry, job_class, job, self.config.term_child
-                    )
-        except OSError as error:  # out of memory or processes: the job never ran
+            pid = self.zygote.start(reserved.payload, title, self.config.term_child)
+        except ForkFailed as error:  # out of memory or processes: the job never ran
             self.log.error("cannot fork; putting the job back", extra={"error": str(error)})
             self.flags.sleep(self.backoff.next_delay())
             return None
-        os.close(write_fd)
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
         self.title.forked(pid, int(time.time()))
         watch = ChildWatch(
-            pid, read_fd, self.flags, self.config, self.heartbeat_quietly, self.next_heartbeat
+            pid, self.zygote, self.flags, self.config, self.heartbeat_quietly, self.next_heartbeat
         )
         result = watch.wait()
         outcome = judge(result, self.config)
@@ -382,6 +377,8 @@ class Worker:
     # -- stopping --------------------------------------------------------
     def shut_down(self) -> None:
         self.title.set("Shutting down")
+        if self.zygote is not None:
+            self.zygote.close()
         self.log.info("worker stopping", extra={"signal": self.flags.shutdown_reason})
         deadline = time.monotonic() + SHUTDOWN_RETRY_SECONDS
         while True:
