@@ -7,12 +7,20 @@ import redis
 from resque_proto import PrunePolicy, Resque, connect, timefmt
 from resque_proto.recovery import recover_worker
 
-POLICY = PrunePolicy(ours_stale_after=30, redelivery_limit=2, lock_seconds=1)
+POLICY = PrunePolicy(ours_stale_after=2, redelivery_limit=2, lock_seconds=1)
+
+
+def wait_for_uptime(client: redis.Redis, seconds: float) -> None:
+    """Pruning waits until Redis has been up ``ours_stale_after`` seconds."""
+    while float(client.info("server")["uptime_in_seconds"]) < seconds:
+        time.sleep(0.2)
 
 
 @pytest.fixture
 def resque(redis_url: str) -> Resque:
-    return Resque(connect(redis_url))
+    resque = Resque(connect(redis_url))
+    wait_for_uptime(resque.redis, POLICY.ours_stale_after)
+    return resque
 
 
 def _holding_worker(resque: Resque, worker: str, *args: object, age: float = 100.0) -> None:
@@ -27,7 +35,7 @@ def test_dead_worker_job_goes_back_with_a_redelivery_count(
     resque: Resque, redis_client: redis.Redis
 ) -> None:
     _holding_worker(resque, "gone:1:q", 44)
-    _holding_worker(resque, "alive:2:q", 45, age=1)
+    _holding_worker(resque, "alive:2:q", 45, age=0)
     (recovery,) = resque.prune_dead_workers("pruner:9:q", POLICY)
     assert recovery.worker_id == "gone:1:q" and len(recovery.requeued) == 1
     assert [j.args for j in resque.queues.peek("q")] == [[44]]
@@ -37,7 +45,7 @@ def test_dead_worker_job_goes_back_with_a_redelivery_count(
 
 
 def test_prune_lock_lets_one_pruner_at_a_time(resque: Resque) -> None:
-    _holding_worker(resque, "alive:1:q", 1, age=1)
+    _holding_worker(resque, "alive:1:q", 1, age=0)
     assert resque.prune_dead_workers("a", PrunePolicy(lock_seconds=60)) == []  # none dead
     _holding_worker(resque, "gone:2:q", 2)
     assert resque.prune_dead_workers("b", POLICY) == []  # lock still held by "a"
@@ -107,3 +115,28 @@ def test_racing_pruners_recover_each_job_exactly_once(resque: Resque, redis_url:
     counts = resque.redis.hvals(resque.keys.redeliveries)
     assert len(counts) == 200 and set(counts) == {b"1"}
     assert resque.workers.ids() == []
+
+
+def test_nothing_is_pruned_while_redis_has_just_restarted(fresh_redis) -> None:  # type: ignore[no-untyped-def]
+    resque = Resque(connect(fresh_redis().url))
+    _holding_worker(resque, "gone:1:q", 1)
+    assert resque.prune_dead_workers("pruner", PrunePolicy(ours_stale_after=60)) == []
+    assert resque.queues.size("q") == 0 and resque.jobs.in_flight("gone:1:q")
+
+
+def test_a_worker_that_beats_again_before_recovery_keeps_its_job(resque: Resque) -> None:
+    _holding_worker(resque, "slow:1:q", 1)
+    resque.workers.heartbeat("slow:1:q")  # beat after the pruner judged it stale
+    recovery = recover_worker(
+        resque.redis, resque.keys, "slow:1:q", requeue_limit=3, unless_beat_within=2
+    )
+    assert recovery.requeued == [] and len(resque.jobs.in_flight("slow:1:q")) == 1
+    assert resque.workers.ids() == ["slow:1:q"]
+
+
+def test_an_unreadable_heartbeat_counts_as_stale_and_is_cleaned_up(resque: Resque) -> None:
+    _holding_worker(resque, "odd:1:q", 5)
+    resque.redis.hset(resque.keys.our_heartbeats, "odd:1:q", "not-a-number")
+    (recovery,) = resque.prune_dead_workers("pruner", POLICY)
+    assert recovery.worker_id == "odd:1:q" and resque.queues.size("q") == 1
+    assert resque.redis.hlen(resque.keys.our_heartbeats) == 0

@@ -137,6 +137,8 @@ class Worker:
         self.settle()
         self.housekeeping()
         self.flags.take_stop_job()  # USR1 while idle stops nothing (as in Resque)
+        if self.flags.shutdown:  # TERM/QUIT arrived during housekeeping: take nothing new
+            return True
         if self.paused():
             if self.config.burst:
                 return False
@@ -287,6 +289,7 @@ class Worker:
             self.heartbeat()
         except redis.RedisError as error:
             self.log.warning("heartbeat failed", extra={"error": str(error)})
+            self.postpone_pruning()
 
     def recover_previous_life(self) -> None:
         """Recover jobs still held under this worker's id by a dead predecessor.
@@ -366,6 +369,13 @@ class Worker:
         self.log.info("Redis reachable again", extra={"down_seconds": round(down_for, 3)})
         self.requeue_orphans()
         self.next_heartbeat_at = 0.0  # re-check registration now (Redis may have lost data)
+        self.postpone_pruning()
+
+    def postpone_pruning(self) -> None:
+        """After an outage every worker's heartbeat looks stale until it reconnects:
+        wait a full ``prune_after`` before judging anyone dead, or live workers' jobs
+        would be recovered (and run twice) while they are still running."""
+        self.next_prune_at = max(self.next_prune_at, time.monotonic() + self.config.prune_after)
 
     def requeue_orphans(self) -> None:
         """Jobs reserved by a call whose reply was lost in an outage: never run, put back."""

@@ -32,6 +32,14 @@ class PrunePolicy:
     lock_seconds: int = PRUNE_LOCK_SECONDS
 
 
+def epoch_or_zero(value: bytes | str) -> float:
+    """A stored epoch; anything unreadable counts as long ago (so it gets cleaned up)."""
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
 def stale_workers(client: redis.Redis, keys: Keys, policy: PrunePolicy) -> list[str]:
     pipe = client.pipeline(transaction=False)
     pipe.smembers(keys.workers)
@@ -39,7 +47,7 @@ def stale_workers(client: redis.Redis, keys: Keys, policy: PrunePolicy) -> list[
     pipe.hgetall(keys.our_heartbeats)
     registered, ruby_beats, our_beats = pipe.execute()
     now = server_time(client)
-    ours = {text(k): float(v) for k, v in our_beats.items()}
+    ours = {str(text(k)): epoch_or_zero(v) for k, v in our_beats.items()}
     stale = [worker for worker, beat in ours.items() if now - beat > policy.ours_stale_after]
     for raw_id, raw_beat in ruby_beats.items():
         worker = text(raw_id)
@@ -57,12 +65,25 @@ def stale_workers(client: redis.Redis, keys: Keys, policy: PrunePolicy) -> list[
 def prune_dead_workers(
     client: redis.Redis, keys: Keys, pruner_id: str, policy: PrunePolicy | None = None
 ) -> list[Recovery]:
-    """Recover every dead worker's jobs; [] when another process holds the lock."""
+    """Recover every dead worker's jobs; [] when another process holds the lock.
+
+    Nothing is judged while Redis itself has been up for less than
+    ``ours_stale_after``: after a restart every heartbeat looks old until the
+    workers have reconnected, and pruning then would re-run live workers' jobs.
+    """
     policy = policy or PrunePolicy()
     if not client.set(keys.prune_lock, pruner_id, nx=True, ex=policy.lock_seconds):
         return []
+    if float(client.info("server").get("uptime_in_seconds", 0)) < policy.ours_stale_after:
+        return []
     return [
-        recover_worker(client, keys, worker_id, requeue_limit=policy.redelivery_limit)
+        recover_worker(
+            client,
+            keys,
+            worker_id,
+            requeue_limit=policy.redelivery_limit,
+            unless_beat_within=policy.ours_stale_after,
+        )
         for worker_id in stale_workers(client, keys, policy)
         if worker_id != pruner_id
     ]

@@ -54,19 +54,35 @@ def dead_worker_failure(worker_id: str, job: Reserved, detail: str = "") -> str:
 
 
 def recover_worker(
-    client: redis.Redis, keys: Keys, worker_id: str, requeue_limit: int | None
+    client: redis.Redis,
+    keys: Keys,
+    worker_id: str,
+    requeue_limit: int | None,
+    unless_beat_within: float | None = None,
 ) -> Recovery:
     """Requeue (or fail) a worker's in-flight jobs and unregister it.
 
     ``requeue_limit=None`` is a graceful unregister: jobs go back uncounted.
     Otherwise the worker is dead: each job's redelivery count goes up by one and a
     job already redelivered ``requeue_limit`` times becomes a failure record.
+
+    With ``unless_beat_within`` the worker's heartbeat is read again inside the
+    transaction (the heartbeat hash is watched too): a worker that has beaten within
+    that many seconds is alive after all, and nothing is done.
     """
     inflight, working = keys.inflight(worker_id), keys.worker(worker_id)
     with client.pipeline(transaction=True) as pipe:
         while True:
             try:
-                pipe.watch(inflight, working)  # type: ignore[no-untyped-call]
+                watched = [inflight, working]
+                if unless_beat_within is not None:
+                    watched.append(keys.our_heartbeats)
+                pipe.watch(*watched)  # type: ignore[no-untyped-call]
+                if unless_beat_within is not None and _beat_recently(
+                    pipe, keys, worker_id, unless_beat_within
+                ):
+                    pipe.reset()
+                    return Recovery(worker_id)
                 jobs = [Reserved.from_entry(e) for e in texts(pipe.lrange(inflight, 0, -1))]
                 counts = pipe.hmget(keys.redeliveries, [j.payload for j in jobs]) if jobs else []
                 current = text(pipe.get(working))
@@ -80,6 +96,17 @@ def recover_worker(
                 return result
             except redis.WatchError:
                 continue
+
+
+def _beat_recently(pipe: redis.client.Pipeline, keys: Keys, worker_id: str, within: float) -> bool:
+    beat = pipe.hget(keys.our_heartbeats, worker_id)
+    if beat is None:
+        return False
+    seconds, micros = pipe.time()
+    try:
+        return float(seconds) + float(micros) / 1e6 - float(beat) <= within
+    except ValueError:
+        return False
 
 
 def _queue_recovery(
