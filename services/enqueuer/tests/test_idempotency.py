@@ -110,3 +110,19 @@ def test_a_large_idempotent_batch_is_pushed_whole_and_in_order(make_app: Any, qu
         i for i, j in zip(ids, jobs, strict=True) if j["queue"] == "side"
     ]
     assert stored == expected
+
+
+def test_a_batch_that_redis_refuses_halfway_writes_nothing_and_keeps_the_key_free(
+    client: FlaskClient, queued: Any, redis_client: redis.Redis
+) -> None:
+    redis_client.set("resque:queue:other", "not a list")
+    batch = {"jobs": [JOB, {**JOB, "queue": "other"}]}
+
+    refused = client.post("/jobs/batch", json=batch, headers=with_key("b-2"))
+
+    assert refused.status_code == 503
+    assert queued("file_serve") == [] and redis_client.keys("resque:pyresque:*") == []
+    redis_client.delete("resque:queue:other")
+    retried = client.post("/jobs/batch", json=batch, headers=with_key("b-2"))
+    assert retried.status_code == 202 and "Idempotent-Replayed" not in retried.headers
+    assert len(queued("file_serve")) == len(queued("other")) == 1

@@ -146,3 +146,20 @@ def test_eight_processes_take_each_of_10000_jobs_exactly_once(
     assert len(taken) == 10_000
     assert sorted(decode_payload(p).args[0] for p in taken) == list(range(10_000))
     assert resque.stats.processed() == 10_000
+
+
+def test_a_large_batch_is_pushed_in_order(resque: Resque) -> None:
+    resque.enqueue_many([("big", "A", [n]) for n in range(2500)], metadata=False)
+    assert [j.args[0] for j in resque.queues.peek("big", 0, 2500)] == list(range(2500))
+
+
+def test_finish_writes_nothing_when_a_key_has_the_wrong_type(
+    resque: Resque, redis_client: redis.Redis
+) -> None:
+    resque.enqueue("q", "A", metadata=False)
+    job = resque.jobs.reserve("w", ["q"])
+    assert job is not None
+    redis_client.set("resque:failed", "oops")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        resque.jobs.finish("w", job, 0.1, failure_record="{}")
+    assert resque.jobs.in_flight("w") == [job] and resque.stats.processed() == 0

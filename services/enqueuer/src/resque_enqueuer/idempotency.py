@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from resque_enqueuer.problems import Problem
+from resque_proto.jobs import TYPE_GUARD_LUA
 from resque_proto.keys import Keys
 
 HEADER = "Idempotency-Key"
@@ -32,10 +33,15 @@ MAX_KEY_LENGTH = 255
 KEY_PATTERN = "[!-~](?:[ -~]*[!-~])?"
 PUSH_CHUNK = 1000
 
-PUSH_ONCE_LUA = """
+PUSH_ONCE_LUA = (
+    TYPE_GUARD_LUA
+    + """
 -- KEYS[1] idempotency record, KEYS[2] queues set, KEYS[3..] queue:<q>, one per queue
 -- ARGV[1] ttl, ARGV[2] record, then per queue (same order as KEYS[3..]):
 --   queue name, payload count, payloads...
+expect(KEYS[1], 'string')
+expect(KEYS[2], 'set')
+for k = 3, #KEYS do expect(KEYS[k], 'list') end
 local previous = redis.call('GET', KEYS[1])
 if previous then return previous end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
@@ -52,6 +58,7 @@ for k = 3, #KEYS do
 end
 return false
 """.replace("CHUNK", str(PUSH_CHUNK))
+)
 
 
 @dataclass(frozen=True)

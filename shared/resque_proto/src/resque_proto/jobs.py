@@ -28,6 +28,16 @@ JOB_ID_KEY = "id"
 ENQUEUED_AT_KEY = "enqueued_at"
 INFLIGHT_SEPARATOR = "\n"
 
+# Redis does not roll back a script that fails halfway, e.g. on a key of the
+# wrong type: scripts that must be all-or-nothing check every key first.
+TYPE_GUARD_LUA = """
+local function expect(key, kind)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= 'none' and found ~= kind then
+    error('WRONGTYPE ' .. key .. ' holds a ' .. found .. ', not a ' .. kind, 0)
+  end
+end
+"""
 RESERVE_LUA = """
 -- KEYS[1] in-flight list, KEYS[2] worker:<id>, KEYS[3..] queue:<q> in priority order
 -- ARGV[1] run_at (UTC), ARGV[2..] queue names matching KEYS[3..]
@@ -46,10 +56,17 @@ end
 return false
 """
 
-FINISH_LUA = """
+FINISH_LUA = (
+    TYPE_GUARD_LUA
+    + """
 -- KEYS: in-flight, worker:<id>, stat:processed, stat:processed:<id>, redeliveries,
 --       duration hash, failed, stat:failed, stat:failed:<id>
 -- ARGV: entry, payload, bucket field, duration, failure record ('' if none)
+expect(KEYS[1], 'list')
+for _, k in ipairs({3, 4, 8, 9}) do expect(KEYS[k], 'string') end
+expect(KEYS[5], 'hash')
+expect(KEYS[6], 'hash')
+expect(KEYS[7], 'list')
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('INCR', KEYS[3])
@@ -65,6 +82,7 @@ if ARGV[5] ~= '' then
 end
 return 1
 """
+)
 
 REQUEUE_LUA = """
 -- KEYS: in-flight, worker:<id>, queue:<q>; ARGV: entry, payload
