@@ -24,9 +24,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from resque_frontend import history
 from resque_proto import Resque
 from resque_proto.histogram import cumulative
-from resque_proto.jobs import ENQUEUED_AT_KEY
-from resque_proto.queues import QueuedJob
-from resque_proto.text import text, texts
+from resque_proto.queues import enqueued_at
+from resque_proto.text import texts
 
 
 @dataclass
@@ -47,17 +46,6 @@ class Sample:
     failed_records: int
     workers: dict[str, int] = field(default_factory=dict)
     queues: dict[str, QueueSample] = field(default_factory=dict)
-
-
-def head_enqueued_at(head: bytes | None) -> float | None:
-    """Enqueue time of a queue's head job, when its payload carries ``enqueued_at``."""
-    raw = text(head)
-    if raw is None:
-        return None
-    value = QueuedJob.decode(0, raw).extras.get(ENQUEUED_AT_KEY)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def read_sample(resque: Resque) -> Sample:
@@ -84,7 +72,7 @@ def read_sample(resque: Resque) -> Sample:
     for n, name in enumerate(queues):
         size, head, durations = results[3 * n : 3 * n + 3]
         buckets, total, count = cumulative(durations)
-        sample.queues[name] = QueueSample(int(size), head_enqueued_at(head), buckets, total, count)
+        sample.queues[name] = QueueSample(int(size), enqueued_at(head), buckets, total, count)
     busy = sum(1 for flag in results[3 * len(queues) :] if int(flag))
     sample.workers = {"busy": busy, "idle": len(workers) - busy}
     return sample

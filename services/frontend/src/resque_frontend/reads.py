@@ -9,11 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from resque_frontend.config import Settings
-from resque_frontend.metrics import head_enqueued_at
 from resque_frontend.presenters import JobView, job_view, parse_time, seconds_between
 from resque_proto import Resque, WorkerInfo
 from resque_proto.histogram import INF, cumulative
-from resque_proto.queues import QueuedJob
+from resque_proto.queues import QueuedJob, enqueued_at
 from resque_proto.text import texts
 
 
@@ -107,7 +106,7 @@ def queue_rows(resque: Resque, names: list[str], now: float) -> list[QueueRow]:
     rows = []
     for n, name in enumerate(names):
         size, head, durations = results[3 * n : 3 * n + 3]
-        enqueued = head_enqueued_at(head)
+        enqueued = enqueued_at(head)
         latency = None if enqueued is None else max(0.0, now - enqueued)
         buckets, _, timed = cumulative(durations)
         rows.append(QueueRow(name, int(size), latency, quantile(0.5, buckets),

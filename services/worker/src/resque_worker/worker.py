@@ -27,9 +27,9 @@ import redis
 
 from resque_proto import PrunePolicy, QueueWaiter, Reserved, Resque, connect
 from resque_proto.errors import MalformedPayload
-from resque_proto.payload import Job, decode_json, decode_payload
+from resque_proto.payload import Job, decode_payload
 from resque_proto.queue_patterns import is_dynamic, resolve_queues
-from resque_proto.records import failure_record
+from resque_proto.records import failure_record, payload_for_record
 from resque_proto.recovery import recover_worker
 from resque_proto.workers import make_worker_id
 from resque_worker import hooks
@@ -68,14 +68,6 @@ class WorkerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[object, Any]:
         kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
         return msg, kwargs
-
-
-def payload_object(payload: str) -> object:
-    """The payload as a failure record embeds it (undecodable bytes kept under ``raw``)."""
-    try:
-        return decode_json(payload)
-    except ValueError:
-        return {"class": None, "args": [], "raw": payload}
 
 
 class Worker:
@@ -194,7 +186,7 @@ class Worker:
             extra={**fields, "exception": outcome.exception, "error": outcome.error[:500]},
         )
         record = failure_record(
-            payload=payload_object(reserved.payload),
+            payload=payload_for_record(reserved.payload),
             exception=outcome.exception,
             error=outcome.error,
             backtrace=outcome.backtrace,

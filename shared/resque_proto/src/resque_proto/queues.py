@@ -35,6 +35,17 @@ class QueuedJob:
         return cls(index, raw, job.class_name, job.args, job.extras)
 
 
+def enqueued_at(raw: bytes | str | None) -> float | None:
+    """A payload's ``enqueued_at`` (epoch s); None when absent or not a number."""
+    decoded = text(raw)
+    if decoded is None:
+        return None
+    value = QueuedJob.decode(0, decoded).extras.get(ENQUEUED_AT_KEY)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
 class Queues:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.redis = client
@@ -60,14 +71,7 @@ class Queues:
 
     def oldest_enqueued_at(self, name: str) -> float | None:
         """Enqueue time (epoch s) of the head job, when its payload carries one."""
-        head = text(self.redis.lindex(self.keys.queue(name), 0))
-        if head is None:
-            return None
-        try:
-            value = decode_payload(head).extras.get(ENQUEUED_AT_KEY)
-        except MalformedPayload:
-            return None
-        return float(value) if isinstance(value, int | float) else None
+        return enqueued_at(self.redis.lindex(self.keys.queue(name), 0))
 
     def remove_queue(self, name: str) -> None:
         """Resque.remove_queue: forget the queue and drop its jobs."""

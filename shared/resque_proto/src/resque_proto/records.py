@@ -16,6 +16,15 @@ TERM_EXCEPTION = "Resque::TermException"
 PRUNED_DIRTY_EXIT = "Resque::PruneDeadWorkerDirtyExit"
 
 
+def payload_for_record(payload: str) -> Any:
+    """A payload as records embed it: the decoded object, or, for bytes that are
+    not JSON, ``{"class":null,"args":[],"raw":...}`` so resque-web can still show it."""
+    try:
+        return decode_json(payload)
+    except ValueError:
+        return {"class": None, "args": [], "raw": payload}
+
+
 def working_record(queue: str, payload: Any, run_at: str | None = None) -> str:
     """``{"queue":...,"run_at":...,"payload":{...}}`` as Ruby's ``working_on`` writes it."""
     return encode_json({"queue": queue, "run_at": run_at or timefmt.run_at(), "payload": payload})

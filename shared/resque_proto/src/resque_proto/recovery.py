@@ -16,8 +16,8 @@ import redis
 
 from resque_proto.jobs import Reserved
 from resque_proto.keys import Keys
-from resque_proto.payload import decode_json
-from resque_proto.records import PRUNED_DIRTY_EXIT, failure_record
+from resque_proto.payload import decode_json, encode_json
+from resque_proto.records import PRUNED_DIRTY_EXIT, failure_record, payload_for_record
 from resque_proto.text import text, texts
 from resque_proto.workers import Workers
 
@@ -29,21 +29,14 @@ class Recovery:
     failed: list[Reserved] = field(default_factory=list)
 
 
-def _payload_object(payload: str) -> object:
-    try:
-        return decode_json(payload)
-    except ValueError:
-        return {"class": None, "args": [], "raw": payload}
-
-
 def _class_of(payload: str) -> str:
-    body = _payload_object(payload)
+    body = payload_for_record(payload)
     return str(body.get("class")) if isinstance(body, dict) else "?"
 
 
 def dead_worker_failure(worker_id: str, job: Reserved, detail: str = "") -> str:
     return failure_record(
-        payload=_payload_object(job.payload),
+        payload=payload_for_record(job.payload),
         exception=PRUNED_DIRTY_EXIT,
         error=f"Worker {worker_id} did not gracefully exit while processing "
         f"{_class_of(job.payload)}{detail}",
@@ -144,8 +137,6 @@ def _fail_ruby_job(
         return
     if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
         return
-    from resque_proto.payload import encode_json
-
     job = Reserved(queue=str(body.get("queue")), payload=encode_json(body["payload"]))
     pipe.rpush(keys.failed, dead_worker_failure(worker_id, job))
     pipe.incr(keys.stat("failed"))
