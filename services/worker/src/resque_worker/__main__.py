@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from resque_worker import health
+from resque_proto import health
+from resque_proto.logs import configure
 from resque_worker.config import ConfigError, load
-from resque_worker.logging_setup import configure
 from resque_worker.registry import JobModuleError, JobRegistry
 
 

@@ -27,6 +27,7 @@ import redis
 
 from resque_proto import PrunePolicy, QueueWaiter, Reserved, Resque, connect
 from resque_proto.errors import MalformedPayload
+from resque_proto.health import HealthFile
 from resque_proto.payload import Job, decode_payload
 from resque_proto.queue_patterns import is_dynamic, resolve_queues
 from resque_proto.records import failure_record, payload_for_record
@@ -36,7 +37,6 @@ from resque_worker import hooks
 from resque_worker.backoff import Backoff
 from resque_worker.config import Config
 from resque_worker.errors import DirtyExit, UnknownJobClass
-from resque_worker.health import HealthFile
 from resque_worker.outcome import Outcome
 from resque_worker.proctitle import ProcTitle
 from resque_worker.registry import JobRegistry

@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from resque_proto.client import Resque, enqueue, enqueue_many
+    from resque_proto.client import Resque, enqueue, enqueue_at, enqueue_in, enqueue_many
     from resque_proto.connection import connect
     from resque_proto.errors import (
         FailureMoved,
@@ -50,6 +50,8 @@ _HOME = {
     "decode_payload": "payload",
     "encode_payload": "payload",
     "enqueue": "client",
+    "enqueue_at": "client",
+    "enqueue_in": "client",
     "enqueue_many": "client",
     "resolve_queues": "queue_patterns",
 }
@@ -69,6 +71,8 @@ __all__ = [
     "decode_payload",
     "encode_payload",
     "enqueue",
+    "enqueue_at",
+    "enqueue_in",
     "enqueue_many",
     "resolve_queues",
 ]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import redis
 
 from resque_proto.connection import connect
+from resque_proto.delayed import Delayed, due_timestamp, encode_delayed_payload
 from resque_proto.failures import Failures
-from resque_proto.jobs import Jobs, new_job_metadata
+from resque_proto.jobs import JOB_ID_KEY, Jobs, new_job_metadata
 from resque_proto.keys import Keys, namespace_from_env
 from resque_proto.payload import encode_payload
 from resque_proto.prune import PrunePolicy, prune_dead_workers
 from resque_proto.queues import Queues
 from resque_proto.recovery import Recovery
+from resque_proto.schedules import Schedules
 from resque_proto.stats import Stats
 from resque_proto.waiter import QueueWaiter
 from resque_proto.workers import Workers
@@ -31,6 +35,8 @@ class Resque:
         self.failures = Failures(self.redis, self.keys)
         self.workers = Workers(self.redis, self.keys)
         self.stats = Stats(self.redis, self.keys)
+        self.delayed = Delayed(self.redis, self.keys)
+        self.schedules = Schedules(self.redis, self.keys)
 
     def enqueue(self, queue: str, class_name: str, *args: Any, metadata: bool = True) -> str:
         """Resque.enqueue. With ``metadata`` the payload also carries an ``id`` and
@@ -52,6 +58,46 @@ class Resque:
         self.jobs.push_many(pairs)
         return [payload for _, payload in pairs]
 
+    def enqueue_at(
+        self,
+        when: datetime | float,
+        queue: str,
+        class_name: str,
+        *args: Any,
+        metadata: bool = True,
+    ) -> str:
+        """resque-scheduler's ``enqueue_at_with_queue``: run the job at ``when`` (a
+        ``datetime`` or epoch seconds), or now if that is not in the future. Returns
+        the payload written: pass it to ``remove_delayed_payload`` to cancel."""
+        timestamp = due_timestamp(when)
+        if timestamp <= time.time():
+            return self.enqueue(queue, class_name, *args, metadata=metadata)
+        job_id = new_job_metadata()[JOB_ID_KEY] if metadata else None
+        payload = encode_delayed_payload(queue, class_name, args, job_id)
+        self.delayed.schedule([(timestamp, payload)])
+        return payload
+
+    def enqueue_in(
+        self, seconds: float, queue: str, class_name: str, *args: Any, metadata: bool = True
+    ) -> str:
+        return self.enqueue_at(time.time() + seconds, queue, class_name, *args, metadata=metadata)
+
+    def remove_delayed(self, queue: str, class_name: str, *args: Any) -> int:
+        """Ruby's ``remove_delayed``: every delayed ``{"class","args","queue"}`` with
+        exactly these values and no extra keys (a job scheduled with ``metadata``
+        carries an id: remove it with ``remove_delayed_payload``)."""
+        return self.delayed.remove_payload(encode_delayed_payload(queue, class_name, args))
+
+    def remove_delayed_payload(self, payload: str) -> int:
+        return self.delayed.remove_payload(payload)
+
+    def scheduled_at(self, queue: str, class_name: str, *args: Any) -> list[int]:
+        """The timestamps a Ruby-form delayed job is due at (see ``remove_delayed``)."""
+        return self.delayed.scheduled_at(encode_delayed_payload(queue, class_name, args))
+
+    def delayed_count(self) -> int:
+        return self.delayed.count()
+
     def prune_dead_workers(
         self, pruner_id: str, policy: PrunePolicy | None = None
     ) -> list[Recovery]:
@@ -68,3 +114,13 @@ def enqueue(queue: str, class_name: str, *args: Any, **options: Any) -> str:
 
 def enqueue_many(jobs: Iterable[tuple[str, str, Sequence[Any]]], **options: Any) -> list[str]:
     return Resque().enqueue_many(jobs, **options)
+
+
+def enqueue_at(
+    when: datetime | float, queue: str, class_name: str, *args: Any, **options: Any
+) -> str:
+    return Resque().enqueue_at(when, queue, class_name, *args, **options)
+
+
+def enqueue_in(seconds: float, queue: str, class_name: str, *args: Any, **options: Any) -> str:
+    return Resque().enqueue_in(seconds, queue, class_name, *args, **options)

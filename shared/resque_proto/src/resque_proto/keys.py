@@ -64,6 +64,43 @@ class Keys:
     def pause_all(self) -> str:
         return self._k("pause-all-workers")
 
+    # -- resque-scheduler 4.x keys (docs/protocol.md, "Delayed and recurring jobs") --
+    @property
+    def delayed_schedule(self) -> str:
+        """Sorted set of due timestamps (member = score = Unix seconds)."""
+        return self._k("delayed_queue_schedule")
+
+    def delayed(self, timestamp: int | str) -> str:
+        """List of payloads due at ``timestamp`` (integer Unix seconds)."""
+        return self._k("delayed", str(timestamp))
+
+    def delayed_timestamps(self, payload: str) -> str:
+        """Set of ``delayed:<ts>`` names (unprefixed) where ``payload`` is scheduled."""
+        return self._k("timestamps", payload)
+
+    @property
+    def last_enqueued_at(self) -> str:
+        """Hash schedule name -> Ruby ``Time#to_s`` of its last recurring enqueue."""
+        return self._k("delayed", "last_enqueued_at")
+
+    @property
+    def schedules(self) -> str:
+        """Hash schedule name -> JSON definition (resque-scheduler 4.0-4.3)."""
+        return self._k("schedules")
+
+    @property
+    def persistent_schedules(self) -> str:
+        """Hash schedule name -> JSON definition (resque-scheduler 4.4 and later)."""
+        return self._k("persistent_schedules")
+
+    @property
+    def schedules_changed(self) -> str:
+        return self._k("schedules_changed")
+
+    @property
+    def scheduler_lock(self) -> str:
+        return self._k("resque_scheduler_master_lock")
+
     # -- our keys (documented in docs/protocol.md) -----------------------
     def inflight(self, worker_id: str) -> str:
         """List of jobs a worker has taken and not finished: ``<queue>\\n<payload>``."""
@@ -88,6 +125,21 @@ class Keys:
         """Hash minute (epoch s) -> ``"<processed> <failed>"`` counter snapshot, last hour,
         kept by the frontend for its throughput chart."""
         return self._k(OUR_PREFIX, "history")
+
+    @property
+    def schedule_fired(self) -> str:
+        """Hash schedule name -> epoch seconds of the last period it was enqueued for."""
+        return self._k(OUR_PREFIX, "schedule", "fired")
+
+    @property
+    def schedule_file(self) -> str:
+        """Set of the schedule names last loaded from a schedule file."""
+        return self._k(OUR_PREFIX, "schedule", "file")
+
+    @property
+    def schedule_lag(self) -> str:
+        """Histogram hash of due-to-enqueued delays of moved delayed jobs (all queues)."""
+        return self._k(OUR_PREFIX, "schedule_lag")
 
     def idempotency(self, key: str) -> str:
         """String holding the first answer to an enqueue request with this key."""

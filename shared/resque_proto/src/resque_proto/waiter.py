@@ -23,14 +23,15 @@ from resque_proto.keys import Keys
 PUSH_EVENTS = frozenset({b"rpush", b"lpush", b"linsert", b"lmove", b"rpoplpush", b"lset"})
 
 
-def ensure_keyspace_events(client: redis.Redis) -> bool:
-    """Make sure list keyspace events are published; False if we cannot."""
+def ensure_keyspace_events(client: redis.Redis, event_class: str = "l") -> bool:
+    """Make sure keyspace events of ``event_class`` (``l`` lists, ``z`` sorted sets)
+    are published, keeping the classes already on; False if we cannot."""
     try:
         current = client.config_get("notify-keyspace-events").get("notify-keyspace-events", "")
         flags = current.decode() if isinstance(current, bytes) else str(current)
-        if "K" in flags and ("l" in flags or "A" in flags):
+        if "K" in flags and (event_class in flags or "A" in flags):
             return True
-        client.config_set("notify-keyspace-events", "".join(sorted(set(flags + "Kl"))))
+        client.config_set("notify-keyspace-events", "".join(sorted(set(flags + "K" + event_class))))
         return True
     except redis.ResponseError:
         return False

@@ -1,4 +1,5 @@
-"""Liveness for orchestrators: the worker touches a file; ``--health-check`` reads its age."""
+"""Liveness for orchestrators: a long-running process (worker, scheduler) touches a
+file; its ``--health-check`` reads the file's age."""
 
 from __future__ import annotations
 
