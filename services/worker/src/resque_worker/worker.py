@@ -26,6 +26,7 @@ from typing import Any
 import redis
 
 from resque_proto import PrunePolicy, QueueWaiter, Reserved, Resque, connect
+from resque_proto.backoff import Backoff
 from resque_proto.errors import MalformedPayload
 from resque_proto.health import HealthFile
 from resque_proto.payload import Job, decode_payload
@@ -34,7 +35,6 @@ from resque_proto.records import failure_record, payload_for_record
 from resque_proto.recovery import recover_worker
 from resque_proto.workers import make_worker_id
 from resque_worker import hooks
-from resque_worker.backoff import Backoff
 from resque_worker.config import Config
 from resque_worker.errors import DirtyExit, UnknownJobClass
 from resque_worker.outcome import Outcome

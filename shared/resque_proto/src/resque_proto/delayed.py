@@ -20,6 +20,7 @@ import redis
 
 from resque_proto import timefmt
 from resque_proto.histogram import BUCKETS
+from resque_proto.jobs import TYPE_GUARD_LUA
 from resque_proto.keys import Keys
 from resque_proto.payload import encode_json, encode_payload, validate_queue
 from resque_proto.text import texts
@@ -32,7 +33,13 @@ INVALID_PAYLOAD = "Resque::Scheduler::InvalidDelayedPayload"
 # ARGV: namespace prefix "<ns>:", batch limit, failed_at (as JSON text),
 #       a single timestamp to move now whether due or not ('' for every due one),
 #       then the histogram's bucket bounds in order.
-MOVE_LUA = """
+MOVE_LUA = (
+    TYPE_GUARD_LUA
+    + """
+expect(KEYS[1], 'zset')
+expect(KEYS[2], 'set')
+expect(KEYS[3], 'list')
+expect(KEYS[4], 'hash')
 local prefix, limit, failed_at, only = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1])
@@ -41,7 +48,7 @@ local micros = string.format('%06d', tonumber(clock[2]))
 local now_text = string.gsub(clock[1] .. '.' .. micros, '0+$', '')
 if string.sub(now_text, -1) == '.' then now_text = now_text .. '0' end
 
-local function failure(payload, embedded, message)
+local function failure(embedded, message)
   return '{"failed_at":' .. failed_at .. ',"payload":' .. embedded ..
     ',"exception":"Resque::Scheduler::InvalidDelayedPayload","error":' .. cjson.encode(message) ..
     ',"backtrace":[],"worker":"resque-scheduler","queue":"delayed"}'
@@ -52,10 +59,10 @@ local function destination(payload)
   local ok, job = pcall(cjson.decode, payload)
   if not ok then
     local raw = '{"class":null,"args":[],"raw":' .. cjson.encode(payload) .. '}'
-    return nil, failure(payload, raw, 'delayed payload is not JSON')
+    return nil, failure(raw, 'delayed payload is not JSON')
   end
   if type(job) ~= 'table' or type(job['queue']) ~= 'string' or job['queue'] == '' then
-    return nil, failure(payload, payload, 'delayed payload has no "queue" string')
+    return nil, failure(payload, 'delayed payload has no "queue" string')
   end
   local queue = job['queue']
   local suffix = ',"queue":' .. cjson.encode(queue) .. '}'
@@ -88,11 +95,21 @@ local moved, invalid = 0, 0
 for _, ts in ipairs(due) do
   local list, member = prefix .. 'delayed:' .. ts, 'delayed:' .. ts
   local here = 0
-  while moved + invalid < limit do
+  local kind = redis.call('TYPE', list)['ok']
+  if kind ~= 'none' and kind ~= 'list' then
+    redis.call('RPUSH', KEYS[3], failure('{"class":null,"args":[]}', member .. ' holds a ' .. kind))
+    invalid = invalid + 1
+    redis.call('ZREM', KEYS[1], ts)
+  end
+  while kind == 'list' and moved + invalid < limit do
     local payload = redis.call('LPOP', list)
     if not payload then break end
     redis.call('SREM', prefix .. 'timestamps:' .. payload, member)
     local queue, job = destination(payload)
+    local kind = queue and redis.call('TYPE', prefix .. 'queue:' .. queue)['ok']
+    if kind and kind ~= 'none' and kind ~= 'list' then
+      queue, job = nil, failure(payload, 'queue:' .. queue .. ' holds a ' .. kind)
+    end
     if queue then
       redis.call('SADD', KEYS[2], queue)
       redis.call('RPUSH', prefix .. 'queue:' .. queue, job)
@@ -103,7 +120,7 @@ for _, ts in ipairs(due) do
     end
   end
   if only == '' and here > 0 then record_lag(ts, here) end
-  if redis.call('LLEN', list) == 0 then
+  if kind == 'none' or (kind == 'list' and redis.call('LLEN', list) == 0) then
     redis.call('DEL', list)
     redis.call('ZREM', KEYS[1], ts)
   end
@@ -112,6 +129,7 @@ end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0)
 return {clock[1], clock[2], moved, invalid, first[1] or '-1'}
 """
+)
 
 # KEYS: timestamps:<payload>, delayed_queue_schedule; ARGV: prefix, payload, only ts ('' = all)
 REMOVE_PAYLOAD_LUA = """

@@ -1,4 +1,5 @@
-"""Wake an idle worker the moment a job lands on one of its queues.
+"""Wake an idle worker the moment a job lands on one of its queues (and the
+scheduler the moment a delayed job is scheduled).
 
 Reserving stays non-blocking (one Lua call over all queues, so priority order
 and reliability hold); waiting is done on Redis keyspace notifications for list
@@ -37,16 +38,26 @@ def ensure_keyspace_events(client: redis.Redis, event_class: str = "l") -> bool:
         return False
 
 
-class QueueWaiter:
-    def __init__(self, client: redis.Redis, keys: Keys, fallback_poll: float = 0.1) -> None:
+class KeyspaceWaiter:
+    """Block until Redis reports one of ``events`` on keys matching ``pattern``."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        pattern: str,
+        events: frozenset[bytes],
+        event_class: str,
+        fallback_poll: float,
+    ) -> None:
         self.redis = client
+        self.events = events
         self.fallback_poll = fallback_poll
-        self.enabled = ensure_keyspace_events(client)
+        self.enabled = ensure_keyspace_events(client, event_class)
         self.pubsub: redis.client.PubSub | None = None
         if self.enabled:
             db = client.connection_pool.connection_kwargs.get("db", 0)
             self.pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-            self.pubsub.psubscribe(f"__keyspace@{db}__:{keys.queue_prefix}*")
+            self.pubsub.psubscribe(f"__keyspace@{db}__:{pattern}")
 
     def wait(self, timeout: float) -> bool:
         """Block until a push happens (True) or ``timeout`` passes (False).
@@ -67,9 +78,23 @@ class QueueWaiter:
                 if woke or time.monotonic() >= deadline:
                     return woke
                 continue
-            if message.get("data") in PUSH_EVENTS:
+            if message.get("data") in self.events:
                 woke = True
 
     def close(self) -> None:
         if self.pubsub is not None:
             self.pubsub.close()
+
+
+class QueueWaiter(KeyspaceWaiter):
+    """Wakes on a push to any ``<ns>:queue:*`` list."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, fallback_poll: float = 0.1) -> None:
+        super().__init__(client, f"{keys.queue_prefix}*", PUSH_EVENTS, "l", fallback_poll)
+
+
+class ScheduleWaiter(KeyspaceWaiter):
+    """Wakes when a timestamp is added to ``<ns>:delayed_queue_schedule``."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, fallback_poll: float = 1.0) -> None:
+        super().__init__(client, keys.delayed_schedule, frozenset({b"zadd"}), "z", fallback_poll)
