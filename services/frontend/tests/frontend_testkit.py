@@ -47,6 +47,9 @@ ACTIVE_JOB = (
     '"exception_executions":{},"locale":"en","timezone":"UTC",'
     '"enqueued_at":"2025-01-01T00:00:00.123456789Z","scheduled_at":null}]}'
 )
+# resque-scheduler's delayed payload (job_to_hash_with_queue), docs/protocol.md section 8.
+RUBY_DELAYED = '{"class":"Archive","args":[44],"queue":"file_serve"}'
+RUBY_LAST_ENQUEUED = "2026-12-02 01:27:41 +0000"  # Ruby's Time#to_s
 AppFactory = Callable[..., Flask]
 XSS = "<script>alert('x')</script>"
 
@@ -115,6 +118,27 @@ def add_failure(
     )
 
 
+def schedule_raw(resque: Resque, timestamp: int, *payloads: str) -> None:
+    """File payloads, as given, at ``timestamp`` (past or future), as any producer does."""
+    resque.delayed.schedule([(timestamp, payload) for payload in payloads])
+
+
+def seed_scheduler(resque: Resque, client: redis.Redis, now: float) -> None:
+    """Delayed jobs (one time overdue, Ruby's and ours), recurring schedules, a leader."""
+    schedule_raw(resque, int(now) - 4, RUBY_DELAYED)
+    for n in range(6):
+        resque.enqueue_at(now + 90 + 600 * n, "reports", "WeeklyReport", f"2026-W{49 + n}")
+    schedule_raw(resque, int(now) + 3600, *(f'{{"class":"Reindex","args":["repo/{n}"],'
+                                            f'"queue":"low"}}' for n in range(3)))  # fmt: skip
+    resque.schedules.put("nightly_archive", {"cron": "30 2 * * * Europe/Paris",
+                         "class": "Archive", "queue": "file_serve", "args": [0, "master"],
+                         "description": "archive every repository at night"})  # fmt: skip
+    resque.schedules.put("heartbeat", {"every": "5m", "class": "Ping", "queue": "high"})
+    resque.schedules.put("broken", {"every": "soon", "class": "Nope", "queue": "low"})
+    client.hset(resque.keys.last_enqueued_at, "nightly_archive", RUBY_LAST_ENQUEUED)
+    client.set(resque.keys.scheduler_lock, "sched-1:77", ex=60)
+
+
 def seed_demo(resque: Resque, client: redis.Redis) -> None:
     """A lively Redis for screenshots and browser tests: queues of every size, our
     workers on two hosts (busy and idle), a stale Ruby worker, and varied failures."""
@@ -158,3 +182,4 @@ def seed_demo(resque: Resque, client: redis.Redis) -> None:
             worker="web-1:101:high,file_serve",
             backtrace=[f"jobs/archive.py:{40 + n}:in perform", "resque_worker/child.py:88:in run"],
         )
+    seed_scheduler(resque, client, now)

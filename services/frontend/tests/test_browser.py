@@ -79,7 +79,8 @@ def test_overview_renders_and_main_pages_are_screenshotted(
     shoot(page, "overview")
     for path, name in (("/workers", "workers"), ("/failed", "failed"), ("/queues", "queues"),
                        ("/working", "working"), ("/queues/file_serve", "queue"),
-                       ("/stats", "stats")):  # fmt: skip
+                       ("/stats", "stats"), ("/delayed", "delayed"),
+                       ("/schedule", "schedule")):  # fmt: skip
         page.goto(frontend + path)
         expect(page.locator("main h1, main .cards").first).to_be_visible()
         shoot(page, name)
@@ -122,6 +123,21 @@ def test_retry_and_confirmed_remove_from_the_failed_page(
     page.locator("table.failures tbody tr").first.get_by_role("button", name="Remove").click()
     expect(page.locator(".notice.ok")).to_contain_text("removed")
     assert resque.failures.count() == records - 1
+
+
+def test_run_now_from_the_delayed_page(
+    frontend: str, page: Page, resque: Resque, redis_client: redis.Redis
+) -> None:
+    seed_demo(resque, redis_client)
+    size, delayed = resque.queues.size("reports"), resque.delayed.count()
+    page.goto(frontend + "/delayed")
+    row = page.locator("table.delayed tbody tr", has_text="WeeklyReport").first
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Run now").click()
+    expect(page.locator(".notice.ok")).to_contain_text("put on their queues now")
+    assert resque.queues.size("reports") == size + 1
+    assert resque.delayed.count() == delayed - 1
+    expect(page.locator("table.delayed tbody tr", has_text="WeeklyReport")).to_have_count(5)
 
 
 def test_without_javascript_the_server_asks_for_confirmation(

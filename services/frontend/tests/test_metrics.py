@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import redis
 from flask.testing import FlaskClient
-from frontend_testkit import RUBY_WORKER, seed_ruby
+from frontend_testkit import RUBY_DELAYED, RUBY_WORKER, schedule_raw, seed_ruby
 from prometheus_client.parser import text_string_to_metric_families
 
 from redis_runner.server import RedisServer
@@ -15,6 +15,7 @@ from resque_frontend.app import create_app
 from resque_frontend.config import Settings
 from resque_proto import Resque, connect
 from resque_proto.histogram import BUCKETS
+from resque_proto.leader import LeaderLock
 
 FAMILIES = {
     "resque_queue_jobs": "gauge",
@@ -24,6 +25,11 @@ FAMILIES = {
     "resque_jobs_failed": "counter",
     "resque_failed_jobs": "gauge",
     "resque_job_duration_seconds": "histogram",
+    "resque_delayed_jobs": "gauge",
+    "resque_delayed_timestamps": "gauge",
+    "resque_delayed_oldest_overdue_seconds": "gauge",
+    "resque_schedule_lag_seconds": "histogram",
+    "resque_scheduler_leader": "gauge",
     "resque_up": "gauge",
 }
 
@@ -127,3 +133,53 @@ def test_untimed_queues_have_no_histogram(client: FlaskClient, resque: Resque) -
     values = scrape(client)
     assert values[("resque_queue_jobs", (("queue", "never_run"),))] == 1
     assert not any(name.startswith("resque_job_duration") for name, _ in values)
+
+
+def test_delayed_jobs_timestamps_overdue_and_leader(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    now = int(time.time())
+    schedule_raw(resque, now - 90, RUBY_DELAYED)  # overdue: no scheduler moved it
+    schedule_raw(resque, now + 600, RUBY_DELAYED, RUBY_DELAYED)
+    resque.enqueue_at(now + 600, "file_serve", "Archive", 45)
+    LeaderLock(redis_client, resque.keys, timeout=15, value="sched-host:4242").acquire_or_renew()
+    values = scrape(client)
+    assert values[("resque_delayed_jobs", ())] == 4
+    assert values[("resque_delayed_timestamps", ())] == 2
+    assert 90 <= values[("resque_delayed_oldest_overdue_seconds", ())] < 600
+    assert values[("resque_scheduler_leader", (("scheduler", "sched-host:4242"),))] == 1
+    resque.delayed.remove_timestamp(now - 90)
+    redis_client.delete(resque.keys.scheduler_lock)
+    values = scrape(client)
+    assert values[("resque_delayed_oldest_overdue_seconds", ())] == 0  # next one is not due
+    assert not any(name == "resque_scheduler_leader" for name, _ in values)
+
+
+def test_schedule_lag_histogram_accumulates_the_stored_buckets(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    empty = scrape(client)
+    assert empty[("resque_schedule_lag_seconds_count", ())] == 0
+    assert empty[("resque_delayed_jobs", ())] == 0
+    # the non-cumulative format of resque_proto.histogram, as the scheduler's move writes it
+    stored = {"0.5": 3, "5.0": 1, "+Inf": 2, "sum": "7201.25", "count": 6}
+    redis_client.hset(resque.keys.schedule_lag, mapping=stored)
+    values = scrape(client)
+    expected = {0.25: 0, 0.5: 3, 1.0: 3, 5.0: 4, 3600.0: 4}
+    for bound, count in expected.items():
+        assert values[("resque_schedule_lag_seconds_bucket", (("le", repr(bound)),))] == count
+    assert values[("resque_schedule_lag_seconds_bucket", (("le", "+Inf"),))] == 6
+    assert values[("resque_schedule_lag_seconds_count", ())] == 6
+    assert values[("resque_schedule_lag_seconds_sum", ())] == 7201.25
+
+
+def test_a_real_move_is_counted_in_the_lag_histogram(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    schedule_raw(resque, int(time.time()) - 3, RUBY_DELAYED, RUBY_DELAYED)
+    assert resque.delayed.move_due().moved == 2  # what a scheduler does
+    values = scrape(client)
+    assert values[("resque_schedule_lag_seconds_count", ())] == 2
+    assert values[("resque_schedule_lag_seconds_bucket", (("le", "2.5"),))] == 0
+    assert values[("resque_schedule_lag_seconds_bucket", (("le", "10.0"),))] == 2
+    assert 6 <= values[("resque_schedule_lag_seconds_sum", ())] < 20

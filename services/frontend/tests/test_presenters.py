@@ -7,7 +7,7 @@ import json
 import pytest
 from frontend_testkit import ACTIVE_JOB
 
-from resque_frontend.presenters import human_duration, job_view
+from resque_frontend.presenters import due, human_duration, job_view, utc
 from resque_frontend.reads import quantile
 from resque_proto.histogram import cumulative
 
@@ -45,3 +45,17 @@ def test_active_job_is_shown_by_its_real_class() -> None:
 def test_unreadable_payloads_are_shown_not_raised() -> None:
     assert job_view("raw text").class_name == "(unreadable payload)"
     assert job_view({"args": 5}).class_name == "(no class)"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.4, "due now"), (-0.6, "due now"), (192, "in 3m 12s"), (-2, "2.0s overdue"),
+     (-90_000, "1d 1h overdue")],
+)  # fmt: skip
+def test_due_relative_to_now(seconds: float, shown: str) -> None:
+    assert due(seconds) == shown
+
+
+def test_utc_of_a_time_and_of_no_calendar_time() -> None:
+    assert utc(1796175433) == "2026-12-02 01:37:13 UTC"
+    assert utc(1e300) == "1e+300"  # an "every" of 1e300 seconds still renders

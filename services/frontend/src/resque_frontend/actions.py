@@ -11,8 +11,9 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from resque_frontend import failed
+from resque_frontend import delayed, failed, schedule
 from resque_frontend.context import resque
+from resque_frontend.presenters import utc
 from resque_proto import FailureMoved
 
 blueprint = Blueprint("actions", __name__)
@@ -115,3 +116,73 @@ def pause() -> Response:
 def resume() -> Response:
     resque().stats.resume_all()
     return _back("pages.overview", "resumed")
+
+
+def _after_delayed(timestamp: int, notice: str, count: int | None = None) -> Response:
+    """Back to the timestamp's page while jobs are left there, else to the list."""
+    if resque().delayed.size_at(timestamp):
+        return _back("pages.delayed_timestamp", notice, count, timestamp=timestamp)
+    return _back("pages.delayed_list", notice, count)
+
+
+@blueprint.post("/delayed/<int:timestamp>/run")
+def run_delayed(timestamp: int) -> Response | str:
+    r = resque()
+    size = r.delayed.size_at(timestamp)
+    if size == 0:
+        return _back("pages.delayed_list", "delayed-gone")
+    page = _confirmed(f"Put the {size} jobs due at {utc(timestamp)} on their queues now?",
+                      "Run now")  # fmt: skip
+    if page is not None:
+        return page
+    return _back("pages.delayed_list", "delayed-run", r.delayed.run_now(timestamp))
+
+
+@blueprint.post("/delayed/<int:timestamp>/remove")
+def remove_delayed(timestamp: int) -> Response | str:
+    r = resque()
+    size = r.delayed.size_at(timestamp)
+    if size == 0:
+        return _back("pages.delayed_list", "delayed-gone")
+    page = _confirmed(f"Delete the {size} jobs due at {utc(timestamp)}? They will never run.",
+                      "Remove jobs")  # fmt: skip
+    if page is not None:
+        return page
+    return _back("pages.delayed_list", "delayed-removed", r.delayed.remove_timestamp(timestamp))
+
+
+@blueprint.post("/delayed/<int:timestamp>/jobs/<int:index>/<job_id>/remove")
+def remove_delayed_job(timestamp: int, index: int, job_id: str) -> Response | str:
+    r = resque()
+    job = delayed.find(r, timestamp, index, job_id)
+    if job is None:
+        return _after_delayed(timestamp, "delayed-moved")
+    name = job.view.class_name if job.view else "unreadable"
+    page = _confirmed(f"Delete the delayed {name} job due at {utc(timestamp)}?", "Remove job")
+    if page is not None:
+        return page
+    removed = r.delayed.remove_payload(job.raw, timestamp=timestamp)
+    if removed == 0:
+        return _after_delayed(timestamp, "delayed-moved")
+    notice = "delayed-job-removed" if removed == 1 else "delayed-copies-removed"
+    return _after_delayed(timestamp, notice, removed)
+
+
+@blueprint.post("/schedule/<path:name>/enqueue")
+def enqueue_schedule(name: str) -> Response:
+    r = resque()
+    entry = schedule.entry_named(r, name)
+    if entry is None:
+        return _back("pages.schedule_list", "schedule-unusable")
+    r.enqueue(entry.queue, entry.class_name, *entry.args)
+    return _back("pages.schedule_list", "schedule-enqueued")
+
+
+@blueprint.post("/schedule/<path:name>/remove")
+def remove_schedule(name: str) -> Response | str:
+    page = _confirmed(f"Delete the recurring schedule {name!r}? No scheduler will enqueue it "
+                      "any more.", "Delete schedule")  # fmt: skip
+    if page is not None:
+        return page
+    resque().schedules.remove([name])
+    return _back("pages.schedule_list", "schedule-removed")

@@ -36,6 +36,9 @@ def _install_templating(app: Flask, settings: Settings) -> None:
     app.jinja_env.filters.update(
         duration=presenters.human_duration,
         ago=presenters.ago,
+        due=presenters.due,
+        moment=presenters.moment,
+        utc=presenters.utc,
         iso=presenters.iso,
         minute=presenters.minute,
         compact=presenters.compact,

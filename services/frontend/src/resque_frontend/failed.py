@@ -1,9 +1,8 @@
 """The failed list as pages, newest first; filters; finding one record by id.
 
 A record is addressed by its index *and* its id (``failure_id``: a hash of its
-exact bytes). Actions look the record up near its index and act on those exact
-bytes, so a list that changed meanwhile can never make them hit another record
-(Resque issue #1293); a retried record has new bytes, so a new id.
+exact bytes; see ``addressing``), so a list that changed meanwhile can never make
+an action hit another record; a retried record has new bytes, so a new id.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from resque_frontend.addressing import locate
 from resque_frontend.presenters import JobView, job_view, parse_time
 from resque_proto import Resque
 from resque_proto.records import Failure, failure_id
@@ -18,7 +18,6 @@ from resque_proto.text import texts
 
 SCAN_CHUNK = 1000
 SCAN_LIMIT = 10_000
-LOOKUP_WINDOW = 500
 
 
 @dataclass(frozen=True)
@@ -140,14 +139,6 @@ def filtered_page(
 
 
 def find(resque: Resque, index: int, record_id: str) -> FailureView | None:
-    """The record with this id nearest to ``index`` (records only shift towards the
-    head when older ones are removed), or None when it is gone or has changed."""
-    if index < 0:
-        return None
-    lower = max(0, index - LOOKUP_WINDOW)
-    chunk = texts(resque.redis.lrange(resque.keys.failed, lower, index + LOOKUP_WINDOW))
-    matches = [lower + i for i, raw in enumerate(chunk) if failure_id(raw) == record_id]
-    if not matches:
-        return None
-    nearest = min(matches, key=lambda at: abs(at - index))
-    return view(nearest, chunk[nearest - lower])
+    """The record with this id nearest to ``index``, or None when it is gone or has changed."""
+    found = locate(resque.redis, resque.keys.failed, index, record_id)
+    return None if found is None else view(*found)

@@ -1,15 +1,17 @@
 """``/metrics``: Prometheus families computed from Redis at scrape time.
 
 A custom collector (no process-global gauges), so every gunicorn worker and
-every replica reports the same numbers. Two pipelined round trips per scrape,
-whatever the number of jobs or failures: one for the registries and counters,
-one per-queue/per-worker pass. Redis down gives ``resque_up 0`` and nothing else.
+every replica reports the same numbers. Three round trips per scrape besides the
+throughput-history write, whatever the number of jobs or failures: one pipeline for
+the registries, counters and the scheduler's keys, one per-queue/per-worker
+pipeline, and ``Delayed.count`` (one Lua pass over the delayed timestamps, the only
+read that grows with them). Redis down gives ``resque_up 0`` and nothing else.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import redis
@@ -25,7 +27,7 @@ from resque_frontend import history
 from resque_proto import Resque
 from resque_proto.histogram import cumulative
 from resque_proto.queues import enqueued_at
-from resque_proto.text import texts
+from resque_proto.text import text, texts
 
 
 @dataclass
@@ -38,12 +40,25 @@ class QueueSample:
 
 
 @dataclass
+class SchedulerSample:
+    """The delayed jobs and the recurring scheduler (resque-scheduler's keys)."""
+
+    delayed_jobs: int
+    delayed_timestamps: int
+    soonest_due: int | None  # the oldest delayed timestamp
+    leader: str | None  # the scheduler lock's holder
+    lag_buckets: list[tuple[str, int]]
+    lag_sum: float
+
+
+@dataclass
 class Sample:
     """Everything one scrape reports, read from Redis."""
 
     processed: int
     failed: int
     failed_records: int
+    scheduler: SchedulerSample
     workers: dict[str, int] = field(default_factory=dict)
     queues: dict[str, QueueSample] = field(default_factory=dict)
 
@@ -56,7 +71,12 @@ def read_sample(resque: Resque) -> Sample:
     first.get(keys.stat("processed"))
     first.get(keys.stat("failed"))
     first.llen(keys.failed)
-    queue_set, worker_set, processed, failed, failed_records = first.execute()
+    first.zcard(keys.delayed_schedule)
+    first.zrange(keys.delayed_schedule, 0, 0)
+    first.get(keys.scheduler_lock)  # resque_proto.leader.leader(), pipelined
+    first.hgetall(keys.schedule_lag)
+    (queue_set, worker_set, processed, failed, failed_records,
+     timestamps, soonest, lock, lag) = first.execute()  # fmt: skip
     queues, workers = sorted(texts(queue_set)), sorted(texts(worker_set))
 
     second = resque.redis.pipeline(transaction=False)
@@ -68,7 +88,8 @@ def read_sample(resque: Resque) -> Sample:
         second.exists(keys.worker(worker_id))
     results = second.execute()
 
-    sample = Sample(int(processed or 0), int(failed or 0), int(failed_records))
+    sample = Sample(int(processed or 0), int(failed or 0), int(failed_records),
+                    scheduler_sample(resque, timestamps, soonest, lock, lag))  # fmt: skip
     for n, name in enumerate(queues):
         size, head, durations = results[3 * n : 3 * n + 3]
         buckets, total, count = cumulative(durations)
@@ -76,6 +97,26 @@ def read_sample(resque: Resque) -> Sample:
     busy = sum(1 for flag in results[3 * len(queues) :] if int(flag))
     sample.workers = {"busy": busy, "idle": len(workers) - busy}
     return sample
+
+
+def scheduler_sample(
+    resque: Resque,
+    timestamps: int,
+    soonest: list[bytes],
+    lock: bytes | None,
+    lag: Mapping[bytes | str, bytes | str],
+) -> SchedulerSample:
+    """From the first pipeline's replies; counting the delayed jobs is one more round
+    trip, skipped when there is no timestamp."""
+    lag_buckets, lag_sum, _ = cumulative(lag)
+    return SchedulerSample(
+        delayed_jobs=resque.delayed.count() if timestamps else 0,
+        delayed_timestamps=int(timestamps),
+        soonest_due=int(soonest[0]) if soonest else None,
+        leader=text(lock),
+        lag_buckets=lag_buckets,
+        lag_sum=lag_sum,
+    )
 
 
 def families(sample: Sample, now: float) -> Iterator[Metric]:
@@ -110,6 +151,40 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
         "resque_failed_jobs", "Records in the failed list.", value=sample.failed_records
     )
     yield durations
+    yield from scheduler_families(sample.scheduler, now)
+
+
+def scheduler_families(sample: SchedulerSample, now: float) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "resque_delayed_jobs", "Delayed jobs waiting for their time.", value=sample.delayed_jobs
+    )
+    yield GaugeMetricFamily(
+        "resque_delayed_timestamps",
+        "Distinct seconds at which delayed jobs are due (delayed_queue_schedule).",
+        value=sample.delayed_timestamps,
+    )
+    overdue = 0.0 if sample.soonest_due is None else max(0.0, now - sample.soonest_due)
+    yield GaugeMetricFamily(
+        "resque_delayed_oldest_overdue_seconds",
+        "How long the oldest due delayed job has waited to be moved onto its queue "
+        "(0 when none is due); grows while no scheduler runs.",
+        value=overdue,
+    )
+    yield HistogramMetricFamily(
+        "resque_schedule_lag_seconds",
+        "Delay between a delayed job's due second and its move onto its queue, "
+        "recorded by our scheduler.",
+        buckets=sample.lag_buckets,
+        sum_value=sample.lag_sum,
+    )
+    leader = GaugeMetricFamily(
+        "resque_scheduler_leader",
+        "1 for the scheduler holding the resque-scheduler lock (no sample when none does).",
+        labels=["scheduler"],
+    )
+    if sample.leader is not None:
+        leader.add_metric([sample.leader], 1)
+    yield leader
 
 
 def up(value: int) -> GaugeMetricFamily:

@@ -29,6 +29,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "queue-removed": ("ok", "The queue and its {n} waiting jobs were removed."),
     "paused": ("ok", "Every worker is paused (pause-all-workers)."),
     "resumed": ("ok", "Workers are taking jobs again."),
+    "delayed-run": ("ok", "{n} delayed jobs were put on their queues now."),
+    "delayed-removed": ("ok", "{n} delayed jobs were deleted."),
+    "delayed-job-removed": ("ok", "The delayed job was deleted."),
+    "delayed-copies-removed": (
+        "ok",
+        "{n} delayed jobs with exactly these bytes were due at that time; all were deleted.",
+    ),
+    "delayed-gone": (
+        "warn",
+        "No jobs are due at that time any more (a scheduler moved them, or someone removed "
+        "them). Nothing was changed.",
+    ),
+    "delayed-moved": (
+        "warn",
+        "That delayed job is no longer there (a scheduler moved it, or someone removed it). "
+        "Nothing was changed.",
+    ),
+    "schedule-enqueued": ("ok", "The scheduled job was enqueued now."),
+    "schedule-unusable": (
+        "warn",
+        "That schedule is gone or its definition is invalid. Nothing was enqueued.",
+    ),
+    "schedule-removed": ("ok", "The recurring schedule was deleted."),
 }
 
 

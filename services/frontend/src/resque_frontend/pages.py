@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from resque_frontend import failed, history, reads
+from resque_frontend import delayed, failed, history, reads, schedule
 from resque_frontend.context import int_arg, optional_int_arg, resque, settings
 from resque_frontend.failed import FailureFilter
 
@@ -12,6 +12,8 @@ blueprint = Blueprint("pages", __name__)
 
 QUEUE_PAGE = 20
 FAILED_PAGE = 25
+DELAYED_PAGE = 25  # timestamps
+DELAYED_JOBS_PAGE = 20  # jobs due at one timestamp, like a queue
 
 
 @blueprint.get("/")
@@ -115,3 +117,36 @@ def failure(index: int, record_id: str) -> str:
         abort(404, "That failure record is gone or has changed (it was retried, removed or "
                    "cleared since the link was made).")  # fmt: skip
     return render_template("failure.html", totals=totals, item=item)
+
+
+@blueprint.get("/delayed")
+def delayed_list() -> str:
+    r = resque()
+    totals = reads.totals(r)
+    page = int_arg("page")
+    listing = delayed.timestamps_page(r, page, DELAYED_PAGE)
+    return render_template(
+        "delayed.html", totals=totals, listing=listing, page=page, per_page=DELAYED_PAGE
+    )
+
+
+@blueprint.get("/delayed/<int:timestamp>")
+def delayed_timestamp(timestamp: int) -> str:
+    r = resque()
+    totals = reads.totals(r)
+    page = int_arg("page")
+    start = page * DELAYED_JOBS_PAGE
+    size, jobs = delayed.jobs_page(r, timestamp, start, DELAYED_JOBS_PAGE)
+    if size == 0:
+        abort(404, "No jobs are due at that time (they were run or removed).")
+    return render_template(
+        "delayed_timestamp.html", totals=totals, timestamp=timestamp, size=size, jobs=jobs,
+        page=page, per_page=DELAYED_JOBS_PAGE,
+    )  # fmt: skip
+
+
+@blueprint.get("/schedule")
+def schedule_list() -> str:
+    r = resque()
+    totals = reads.totals(r)
+    return render_template("schedule.html", totals=totals, listing=schedule.listing(r, totals.now))

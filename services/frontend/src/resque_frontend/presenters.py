@@ -21,6 +21,9 @@ SECTIONS = {
     "failure": "failed",
     "keys": "stats",
     "key": "stats",
+    "delayed_list": "delayed",
+    "delayed_timestamp": "delayed",
+    "schedule_list": "schedule",
 }
 
 
@@ -126,6 +129,29 @@ def ago(seconds: float | None) -> str:
     if seconds < 2:
         return "just now"
     return f"{human_duration(seconds)} ago"
+
+
+def due(seconds: float) -> str:
+    """``in 3m 12s``, ``due now``, ``2.0s overdue``: a scheduled time relative to now."""
+    if abs(seconds) < 1:
+        return "due now"
+    if seconds > 0:
+        return f"in {human_duration(seconds)}"
+    return f"{human_duration(-seconds)} overdue"
+
+
+def moment(epoch: float) -> datetime | None:
+    """The UTC time of ``epoch`` seconds; None when it is no calendar time (year > 9999)."""
+    try:
+        return datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def utc(epoch: float) -> str:
+    """``2026-12-02 01:27:41 UTC``; the bare number when it is no calendar time."""
+    at = moment(epoch)
+    return f"{epoch:g}" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def minute(epoch: float) -> str:

@@ -58,7 +58,7 @@ def parse_cron(value: object) -> tuple[str, tzinfo | None]:
         try:
             zone = ZoneInfo(fields[-1])
             fields = fields[:-1]
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             zone = None
     if len(fields) == 6:
         fields = [*fields[1:], fields[0]]  # croniter wants seconds last
