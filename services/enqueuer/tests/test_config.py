@@ -18,6 +18,7 @@ def test_defaults() -> None:
     assert config.tokens == ()
     assert not config.auth_required
     assert (config.max_body_bytes, config.max_batch) == (1024 * 1024, 1000)
+    assert config.max_delay == 5 * 365 * 24 * 3600
 
 
 def test_values_are_read() -> None:
@@ -30,6 +31,7 @@ def test_values_are_read() -> None:
             "ENQUEUER_MAX_BODY_BYTES": "2048",
             "ENQUEUER_MAX_BATCH": "50",
             "ENQUEUER_IDEMPOTENCY_TTL": "60",
+            "ENQUEUER_MAX_DELAY": "86400",
             "ENQUEUER_REDIS_TIMEOUT": "0.25",
         }
     )
@@ -39,6 +41,7 @@ def test_values_are_read() -> None:
     assert config.allowed_queues == ("high*", "low")
     assert config.allowed_classes == ("Archive",)
     assert (config.max_body_bytes, config.max_batch, config.idempotency_ttl) == (2048, 50, 60)
+    assert config.max_delay == 86400
     assert config.redis_timeout == 0.25
 
 
@@ -48,6 +51,8 @@ def test_values_are_read() -> None:
         ("ENQUEUER_MAX_BATCH", "lots"),
         ("ENQUEUER_MAX_BODY_BYTES", "0"),
         ("ENQUEUER_IDEMPOTENCY_TTL", "-5"),
+        ("ENQUEUER_MAX_DELAY", "1.5"),
+        ("ENQUEUER_MAX_DELAY", "0"),
         ("ENQUEUER_REDIS_TIMEOUT", "nan"),
         ("ENQUEUER_REDIS_TIMEOUT", "inf"),
     ],

@@ -17,6 +17,7 @@ import redis
 import requests
 
 from redis_runner.server import RedisServer
+from resque_proto import Resque
 from resque_proto.payload import decode_payload
 
 JOB = {"queue": "file_serve", "class": "Archive", "args": [44]}
@@ -72,6 +73,29 @@ def test_concurrent_retries_with_one_key_enqueue_once(
     assert {a.status_code for a in answers} == {202}
     assert len({a.text for a in answers}) == 1
     assert queued_ids(redis_client, "file_serve") == [answers[0].json()["id"]]
+
+
+def test_concurrent_retries_of_a_mixed_batch_write_each_job_once(
+    start_enqueuer: Any, redis_url: str, redis_client: redis.Redis
+) -> None:
+    enqueuer = start_enqueuer(redis_url, workers=2)
+    batch = {"jobs": [JOB, {**JOB, "delay_seconds": 600}, {**JOB, "delay_seconds": 900}]}
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(
+            pool.map(
+                lambda _: post(enqueuer.url, "/jobs/batch", batch, **{"Idempotency-Key": "b-7"}),
+                range(40),
+            )
+        )
+
+    assert {a.status_code for a in answers} == {202}
+    assert len({a.text for a in answers}) == 1
+    jobs = answers[0].json()["jobs"]
+    assert queued_ids(redis_client, "file_serve") == [jobs[0]["id"]]
+    delayed = Resque(redis_client).delayed
+    filed = [raw for second, _ in delayed.timestamps() for raw in delayed.jobs_at(second)]
+    assert [json.loads(raw)["id"] for raw in filed] == [jobs[1]["id"], jobs[2]["id"]]
 
 
 def raw_request(url: str, head: str) -> socket.socket:

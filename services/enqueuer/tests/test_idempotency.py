@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from flask.testing import FlaskClient
+
+from resque_proto import Resque
+from resque_proto.text import texts
 
 JOB = {"queue": "file_serve", "class": "Archive", "args": [44]}
 
@@ -126,3 +130,91 @@ def test_a_batch_that_redis_refuses_halfway_writes_nothing_and_keeps_the_key_fre
     retried = client.post("/jobs/batch", json=batch, headers=with_key("b-2"))
     assert retried.status_code == 202 and "Idempotent-Replayed" not in retried.headers
     assert len(queued("file_serve")) == len(queued("other")) == 1
+
+
+def test_a_delayed_job_retry_returns_the_first_answer_and_files_it_once(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    delayed = {**JOB, "delay_seconds": 3600}
+
+    first = client.post("/jobs", json=delayed, headers=with_key("later-1"))
+    again = client.post("/jobs", json=delayed, headers=with_key("later-1"))
+
+    assert first.status_code == again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    answer = first.get_json()
+    second = due_second(answer["scheduled_for"])
+    schedule = Resque(redis_client).delayed
+    assert schedule.timestamps() == [(second, 1)]
+    [payload] = schedule.jobs_at(second)
+    assert payload == (
+        f'{{"class":"Archive","args":[44],"id":"{answer["id"]}","queue":"file_serve"}}'
+    )
+    assert texts(redis_client.smembers(f"resque:timestamps:{payload}")) == [f"delayed:{second}"]
+
+
+def test_a_mixed_batch_retry_writes_each_kind_once(
+    client: FlaskClient, redis_client: redis.Redis, queued: Any
+) -> None:
+    batch = {"jobs": [JOB, {**JOB, "delay_seconds": 60}, {**JOB, "delay_seconds": 7200}]}
+
+    first = client.post("/jobs/batch", json=batch, headers=with_key("mixed-1"))
+    again = client.post("/jobs/batch", json=batch, headers=with_key("mixed-1"))
+
+    assert again.get_json() == first.get_json()
+    assert len(queued("file_serve")) == 1
+    assert redis_client.zcard("resque:delayed_queue_schedule") == 2
+    delayed = [job for job in first.get_json()["jobs"] if "scheduled_for" in job]
+    for job in delayed:
+        assert redis_client.llen(f"resque:delayed:{due_second(job['scheduled_for'])}") == 1
+
+
+def test_a_large_idempotent_delayed_batch_is_filed_whole_and_in_order(
+    make_app: Any, redis_client: redis.Redis
+) -> None:
+    client = make_app(max_batch=2500, max_body_bytes=10_000_000).test_client()
+    jobs = [{"queue": "big", "class": "A", "args": [n], "delay_seconds": 3600} for n in range(2400)]
+
+    answer = client.post("/jobs/batch", json={"jobs": jobs}, headers=with_key("big-later"))
+
+    assert answer.status_code == 202
+    answered = answer.get_json()["jobs"]
+    second = due_second(answered[0]["scheduled_for"])
+    filed = Resque(redis_client).delayed.jobs_at(second, count=5000)
+    assert [json.loads(raw)["id"] for raw in filed] == [job["id"] for job in answered]
+    assert redis_client.scard(f"resque:timestamps:{filed[-1]}") == 1
+
+
+def test_a_mixed_batch_that_redis_refuses_writes_nothing_and_keeps_the_key_free(
+    client: FlaskClient, queued: Any, redis_client: redis.Redis
+) -> None:
+    redis_client.set("resque:delayed_queue_schedule", "not a sorted set")
+    batch = {"jobs": [JOB, {**JOB, "delay_seconds": 60}]}
+
+    refused = client.post("/jobs/batch", json=batch, headers=with_key("b-3"))
+
+    assert refused.status_code == 503
+    assert redis_client.keys("*") == [b"resque:delayed_queue_schedule"]
+    redis_client.delete("resque:delayed_queue_schedule")
+    retried = client.post("/jobs/batch", json=batch, headers=with_key("b-3"))
+    assert retried.status_code == 202 and "Idempotent-Replayed" not in retried.headers
+    assert len(queued("file_serve")) == 1
+    assert redis_client.zcard("resque:delayed_queue_schedule") == 1
+
+
+def test_a_delayed_job_with_a_queue_of_the_wrong_type_in_its_batch_writes_nothing(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    redis_client.set("resque:queue:other", "not a list")
+    batch = {"jobs": [{**JOB, "delay_seconds": 60}, {**JOB, "queue": "other"}]}
+
+    refused = client.post("/jobs/batch", json=batch, headers=with_key("b-4"))
+
+    assert refused.status_code == 503
+    assert redis_client.keys("*") == [b"resque:queue:other"]
+
+
+def due_second(scheduled_for: str) -> int:
+    moment = datetime.strptime(scheduled_for, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return int(moment.timestamp())

@@ -63,6 +63,10 @@ def test_the_document_states_the_configured_limits(make_app: Any) -> None:
         ("/jobs", {"json": {**JOB, "queue": "admin"}, "headers": {"Authorization": "Bearer t"}}),
         ("/jobs/batch", {"json": {"jobs": [JOB, JOB]}, "headers": {"Authorization": "Bearer t"}}),
         ("/jobs/batch", {"json": {"jobs": []}}),
+        ("/jobs", {"json": {**JOB, "delay_seconds": 60}}),
+        ("/jobs", {"json": {**JOB, "run_at": "2020-01-01T00:00:00Z"}}),
+        ("/jobs", {"json": {**JOB, "run_at": "2020-01-01T00:00:00Z", "delay_seconds": 1}}),
+        ("/jobs/batch", {"json": {"jobs": [JOB, {**JOB, "delay_seconds": 0.5}]}}),
     ],
 )
 def test_enqueue_answers_match_the_document(make_app: Any, path: str, kwargs: Any) -> None:

@@ -31,6 +31,8 @@ See docs/api.md. Environment:
   ENQUEUER_MAX_BODY_BYTES     request body limit (default 1048576)
   ENQUEUER_MAX_BATCH          jobs per batch request (default 1000)
   ENQUEUER_IDEMPOTENCY_TTL    seconds an Idempotency-Key is remembered (default 86400)
+  ENQUEUER_MAX_DELAY          how far ahead a job may be scheduled, seconds (default
+                              157680000: 5 years)
   ENQUEUER_REDIS_TIMEOUT      Redis connect/socket timeout, seconds (default 2)
   ENQUEUER_READY_TIMEOUT      /readyz PING timeout, seconds (default 0.5)
   ENQUEUER_RETRY_AFTER        Retry-After seconds on 503 (default 1)

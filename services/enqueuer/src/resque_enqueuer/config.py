@@ -18,6 +18,7 @@ from resque_proto.keys import DEFAULT_NAMESPACE
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_BATCH = 1000
 DEFAULT_IDEMPOTENCY_TTL = 24 * 3600
+DEFAULT_MAX_DELAY = 5 * 365 * 24 * 3600
 DEFAULT_REDIS_TIMEOUT = 2.0
 DEFAULT_READY_TIMEOUT = 0.5
 DEFAULT_RETRY_AFTER = 1
@@ -33,6 +34,7 @@ class Config:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_batch: int = DEFAULT_MAX_BATCH
     idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL
+    max_delay: int = DEFAULT_MAX_DELAY
     redis_timeout: float = DEFAULT_REDIS_TIMEOUT
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     retry_after: int = DEFAULT_RETRY_AFTER
@@ -53,6 +55,7 @@ class Config:
             max_body_bytes=positive_int(env, "ENQUEUER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             max_batch=positive_int(env, "ENQUEUER_MAX_BATCH", DEFAULT_MAX_BATCH),
             idempotency_ttl=positive_int(env, "ENQUEUER_IDEMPOTENCY_TTL", DEFAULT_IDEMPOTENCY_TTL),
+            max_delay=positive_int(env, "ENQUEUER_MAX_DELAY", DEFAULT_MAX_DELAY),
             redis_timeout=positive_float(env, "ENQUEUER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT),
             ready_timeout=positive_float(env, "ENQUEUER_READY_TIMEOUT", DEFAULT_READY_TIMEOUT),
             retry_after=positive_int(env, "ENQUEUER_RETRY_AFTER", DEFAULT_RETRY_AFTER),

@@ -1,11 +1,12 @@
 """``Idempotency-Key``: a retried request returns the first answer, enqueues nothing.
 
 The first answer is stored under ``r.keys.idempotency(...)`` by the same Lua
-script that pushes the jobs, so the two happen together or not at all: there
-is no moment at which the jobs are queued but the answer is not stored (a crash
-or timeout between two separate commands would otherwise let a retry enqueue
-the jobs twice). The stored record expires after ``ENQUEUER_IDEMPOTENCY_TTL``
-seconds (default 24 h): a retry after that window enqueues again.
+script that pushes the jobs and files the delayed ones, so all of it happens
+together or not at all: there is no moment at which the jobs are queued but the
+answer is not stored (a crash or timeout between two separate commands would
+otherwise let a retry enqueue the jobs twice). The stored record expires after
+``ENQUEUER_IDEMPOTENCY_TTL`` seconds (default 24 h): a retry after that window
+enqueues again.
 
 Keys are scoped per caller (per bearer token), and the record remembers a
 fingerprint of the request: reusing a key for a different request is a 409,
@@ -17,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from resque_enqueuer.problems import Problem
+from resque_enqueuer.writes import Writes
 from resque_proto.jobs import TYPE_GUARD_LUA
 from resque_proto.keys import Keys
 
@@ -36,25 +37,46 @@ PUSH_CHUNK = 1000
 PUSH_ONCE_LUA = (
     TYPE_GUARD_LUA
     + """
--- KEYS[1] idempotency record, KEYS[2] queues set, KEYS[3..] queue:<q>, one per queue
--- ARGV[1] ttl, ARGV[2] record, then per queue (same order as KEYS[3..]):
---   queue name, payload count, payloads...
+-- KEYS: [1] idempotency record, [2] queues set, [3] delayed_queue_schedule, then
+--   queue:<q> per queue, delayed:<ts> per second, timestamps:<payload> per delayed payload
+-- ARGV: [1] ttl, [2] record, [3] number of queues, [4] number of seconds, then
+--   per queue (same order as its KEYS): name, payload count, payloads...;
+--   per second (same order as its KEYS): ts, payload count, payloads... (the
+--   timestamps:<payload> KEYS follow these payloads in this order)
+local first_second = 4 + tonumber(ARGV[3])
+local first_payload = first_second + tonumber(ARGV[4])
 expect(KEYS[1], 'string')
 expect(KEYS[2], 'set')
-for k = 3, #KEYS do expect(KEYS[k], 'list') end
+expect(KEYS[3], 'zset')
+for k = 4, first_payload - 1 do expect(KEYS[k], 'list') end
+for k = first_payload, #KEYS do expect(KEYS[k], 'set') end
 local previous = redis.call('GET', KEYS[1])
 if previous then return previous end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
-local at = 3
-for k = 3, #KEYS do
-  redis.call('SADD', KEYS[2], ARGV[at])
-  local count = tonumber(ARGV[at + 1])
-  local first = at + 2
+
+-- RPUSH the count payloads from ARGV[first] on; the index after them
+local function push(key, first, count)
   local last = first + count - 1
   for chunk = first, last, CHUNK do
-    redis.call('RPUSH', KEYS[k], unpack(ARGV, chunk, math.min(chunk + CHUNK - 1, last)))
+    redis.call('RPUSH', key, unpack(ARGV, chunk, math.min(chunk + CHUNK - 1, last)))
   end
-  at = last + 1
+  return last + 1
+end
+
+local at = 5
+for k = 4, first_second - 1 do
+  redis.call('SADD', KEYS[2], ARGV[at])
+  at = push(KEYS[k], at + 2, tonumber(ARGV[at + 1]))
+end
+local index = first_payload
+for k = first_second, first_payload - 1 do
+  local ts, count = ARGV[at], tonumber(ARGV[at + 1])
+  at = push(KEYS[k], at + 2, count)
+  for _ = 1, count do
+    redis.call('SADD', KEYS[index], 'delayed:' .. ts)
+    index = index + 1
+  end
+  redis.call('ZADD', KEYS[3], ts, ts)
 end
 return false
 """.replace("CHUNK", str(PUSH_CHUNK))
@@ -94,7 +116,7 @@ def fingerprint(endpoint: str, body: Any) -> str:
 
 
 class IdempotentPush:
-    """Push jobs and store the answer atomically, unless the key was seen."""
+    """Write jobs and store the answer atomically, unless the key was seen."""
 
     def __init__(self, client: redis.Redis, keys: Keys, ttl: int) -> None:
         self.keys = keys
@@ -105,20 +127,28 @@ class IdempotentPush:
         self,
         record: str,
         fingerprint: str,
-        jobs: Sequence[tuple[str, str]],
+        writes: Writes,
         answer: dict[str, Any],
         status: int = 202,
     ) -> Replay | None:
-        """Push ``(queue, payload)`` pairs and store ``answer``; or return the
-        stored answer (pushing nothing) when ``record`` already exists."""
-        by_queue: dict[str, list[str]] = {}
-        for queue, payload in jobs:
-            by_queue.setdefault(queue, []).append(payload)
+        """Write the jobs and store ``answer``; or return the stored answer (writing
+        nothing) when ``record`` already exists."""
         stored = json.dumps({"fingerprint": fingerprint, "status": status, "body": answer})
-        args: list[str | int] = [self.ttl, stored]
-        for queue, payloads in by_queue.items():
+        queues = writes.ready_by_queue()
+        seconds = writes.delayed_by_second()
+        args: list[str | int] = [self.ttl, stored, len(queues), len(seconds)]
+        for queue, payloads in queues.items():
             args += [queue, len(payloads), *payloads]
-        keys = [record, self.keys.queues, *(self.keys.queue(q) for q in by_queue)]
+        for second, payloads in seconds.items():
+            args += [second, len(payloads), *payloads]
+        keys = [
+            record,
+            self.keys.queues,
+            self.keys.delayed_schedule,
+            *(self.keys.queue(queue) for queue in queues),
+            *(self.keys.delayed(second) for second in seconds),
+            *(self.keys.delayed_timestamps(p) for payloads in seconds.values() for p in payloads),
+        ]
         previous = self._script(keys=keys, args=args)
         if previous is None:
             return None

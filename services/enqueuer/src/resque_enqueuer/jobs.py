@@ -9,6 +9,7 @@ passed.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from flask import Blueprint, Response, g, request
@@ -16,6 +17,7 @@ from flask import Blueprint, Response, g, request
 from resque_enqueuer import auth, body, idempotency, metrics
 from resque_enqueuer.problems import Problem
 from resque_enqueuer.services import services
+from resque_enqueuer.timing import Horizon, scheduled_for
 from resque_enqueuer.validation import (
     FieldError,
     JobSpec,
@@ -24,7 +26,9 @@ from resque_enqueuer.validation import (
     parse_batch,
     parse_job,
 )
-from resque_proto.jobs import new_job_metadata
+from resque_enqueuer.writes import Writes, write_all
+from resque_proto.delayed import encode_delayed_payload
+from resque_proto.jobs import JOB_ID_KEY, new_job_metadata
 from resque_proto.payload import encode_payload
 
 blueprint = Blueprint("jobs", __name__)
@@ -38,7 +42,7 @@ def require_token() -> None:
 @blueprint.post("/jobs")
 def enqueue_one() -> Response:
     key, document = read_request()
-    spec = parse_job(document)
+    spec = parse_job(document, horizon())
     check_allowed([spec])
     return write([spec], key, "/jobs", document, single=True)
 
@@ -46,7 +50,7 @@ def enqueue_one() -> Response:
 @blueprint.post("/jobs/batch")
 def enqueue_batch() -> Response:
     key, document = read_request()
-    specs = parse_batch(document, services().config.max_batch)
+    specs = parse_batch(document, services().config.max_batch, horizon())
     check_allowed(specs, prefix_items=True)
     return write(specs, key, "/jobs/batch", document, single=False)
 
@@ -54,6 +58,10 @@ def enqueue_batch() -> Response:
 def read_request() -> tuple[str | None, Any]:
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     return key, body.read_json(request, services().config.max_body_bytes)
+
+
+def horizon() -> Horizon:
+    return Horizon(now=time.time(), max_delay=services().config.max_delay)
 
 
 def check_allowed(specs: list[JobSpec], prefix_items: bool = False) -> None:
@@ -75,42 +83,47 @@ def check_allowed(specs: list[JobSpec], prefix_items: bool = False) -> None:
 def write(
     specs: list[JobSpec], key: str | None, endpoint: str, document: Any, single: bool
 ) -> Response:
-    pairs, stored = encode_all(specs, single)
+    writes, stored = encode_all(specs, single)
     answer = stored[0] if single else {"jobs": stored}
     resque = services().resque
     if key is None:
-        if single:
-            resque.jobs.push_payload(*pairs[0])
-        else:
-            resque.jobs.push_many(pairs)
-        metrics.jobs_enqueued(len(pairs))
+        write_all(resque.redis, resque.keys, writes)
+        metrics.jobs_written(len(writes), len(writes.delayed))
         return accepted(answer, replayed=False)
     record = idempotency.record_name(resque.keys, g.principal, key)
     replay = services().idempotent.push_once(
-        record, idempotency.fingerprint(endpoint, document), pairs, answer
+        record, idempotency.fingerprint(endpoint, document), writes, answer
     )
     if replay is None:
-        metrics.jobs_enqueued(len(pairs))
+        metrics.jobs_written(len(writes), len(writes.delayed))
         return accepted(answer, replayed=False)
     return accepted(replay.body, replayed=True, status=replay.status)
 
 
-def encode_all(
-    specs: list[JobSpec], single: bool
-) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """``(queue, payload)`` pairs to push, and the jobs as the answer shows them."""
-    pairs: list[tuple[str, str]] = []
+def encode_all(specs: list[JobSpec], single: bool) -> tuple[Writes, list[dict[str, Any]]]:
+    """The payloads to write, and the jobs as the answer shows them."""
+    writes = Writes()
     stored: list[dict[str, Any]] = []
     for index, spec in enumerate(specs):
-        extras = new_job_metadata()
         try:
-            payload = encode_payload(spec.class_name, spec.args, extras)
+            stored.append(encode(spec, writes))
         except RecursionError:
             where = "args" if single else f"jobs[{index}].args"
             raise invalid([error(where, "is nested too deeply")]) from None
-        pairs.append((spec.queue, payload))
-        stored.append({"queue": spec.queue, "class": spec.class_name, "args": spec.args, **extras})
-    return pairs, stored
+    return writes, stored
+
+
+def encode(spec: JobSpec, writes: Writes) -> dict[str, Any]:
+    """Add the job's payload to ``writes``; return the job as the answer shows it."""
+    shown = {"queue": spec.queue, "class": spec.class_name, "args": spec.args}
+    extras = new_job_metadata()
+    if spec.due is None:
+        writes.ready.append((spec.queue, encode_payload(spec.class_name, spec.args, extras)))
+        return {**shown, **extras}
+    job_id = extras[JOB_ID_KEY]
+    payload = encode_delayed_payload(spec.queue, spec.class_name, spec.args, job_id)
+    writes.delayed.append((spec.due, payload))
+    return {**shown, JOB_ID_KEY: job_id, "scheduled_for": scheduled_for(spec.due)}
 
 
 def accepted(answer: Any, replayed: bool, status: int = 202) -> Response:

@@ -1,4 +1,4 @@
-"""The service's own Prometheus metrics: requests, latency, jobs enqueued.
+"""The service's own Prometheus metrics: requests, latency, jobs enqueued and delayed.
 
 gunicorn runs several worker processes, each with its own counters. With
 ``PROMETHEUS_MULTIPROC_DIR`` set (the ``resque-enqueuer`` launcher always sets
@@ -40,12 +40,18 @@ LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 JOBS = Counter("resque_enqueuer_jobs_enqueued_total", "Jobs written to Redis (replays excluded)")
+SCHEDULED = Counter(
+    "resque_enqueuer_jobs_scheduled_total",
+    "Delayed jobs written to Redis, also counted in jobs_enqueued_total (replays excluded)",
+)
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def jobs_enqueued(count: int) -> None:
+def jobs_written(count: int, delayed: int) -> None:
+    """``count`` jobs written, ``delayed`` of them as delayed jobs."""
     JOBS.inc(count)
+    SCHEDULED.inc(delayed)
 
 
 def install(app: Flask) -> None:

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify
 from resque_enqueuer import __version__, idempotency
 from resque_enqueuer.config import Config
 from resque_enqueuer.services import services
+from resque_enqueuer.timing import EXAMPLE
 from resque_proto.payload import CLASS_NAME, MAX_CLASS_NAME, QUEUE_NAME
 
 blueprint = Blueprint("openapi", __name__)
@@ -57,19 +58,68 @@ def schemas(config: Config) -> dict[str, Any]:
                 "pattern": f"^{CLASS_NAME.pattern}$",
             },
             "args": {"type": "array", "default": [], "description": "any JSON values"},
+            "run_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "run the job at this time (RFC 3339 with a zone offset or Z, "
+                "rounded up to the whole second), not before 1970 and at most "
+                f"{config.max_delay} s ahead; a time not in the future enqueues at once. "
+                "Not with delay_seconds.",
+                "examples": [EXAMPLE, "2026-12-02T11:00:00+01:00"],
+            },
+            "delay_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": config.max_delay,
+                "description": "run the job this many seconds from now, rounded up to the "
+                "whole second (0 enqueues at once). Not with run_at.",
+                "examples": [3600, 0.5],
+            },
         },
-        "example": {"queue": "file_serve", "class": "Archive", "args": [44]},
+        "not": {"required": ["run_at", "delay_seconds"]},
+        "examples": [
+            {"queue": "file_serve", "class": "Archive", "args": [44]},
+            {"queue": "file_serve", "class": "Archive", "args": [44], "delay_seconds": 3600},
+            {"queue": "file_serve", "class": "Archive", "args": [44], "run_at": EXAMPLE},
+        ],
     }
     enqueued = {
         "type": "object",
-        "required": ["queue", "class", "args", "id", "enqueued_at"],
+        "required": ["queue", "class", "args", "id"],
         "properties": {
             "queue": {"type": "string"},
             "class": {"type": "string"},
             "args": {"type": "array"},
             "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-            "enqueued_at": {"type": "number", "description": "epoch seconds (UTC)"},
+            "enqueued_at": {
+                "type": "number",
+                "description": "epoch seconds (UTC); only for a job put on its queue now",
+            },
+            "scheduled_for": {
+                "type": "string",
+                "format": "date-time",
+                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+                "description": "only for a delayed job: the whole second (UTC) it is filed "
+                "under, the time asked for rounded up",
+            },
         },
+        "oneOf": [{"required": ["enqueued_at"]}, {"required": ["scheduled_for"]}],
+        "examples": [
+            {
+                "queue": "file_serve",
+                "class": "Archive",
+                "args": [44],
+                "id": "be557930aa0242e3bb108afb512659a8",
+                "enqueued_at": 1795814805.852684,
+            },
+            {
+                "queue": "file_serve",
+                "class": "Archive",
+                "args": [44],
+                "id": "3189a282834d41eb863a8a7c1044df6f",
+                "scheduled_for": EXAMPLE,
+            },
+        ],
     }
     field_error = {
         "type": "object",
@@ -125,7 +175,8 @@ def enqueue_operation(
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "202": {
-            "description": "accepted: the job(s) are on their queue(s)",
+            "description": "accepted: the job(s) are on their queue(s), or filed as delayed "
+            "jobs (those with scheduled_for)",
             "headers": {
                 "Idempotent-Replayed": {
                     "description": "'true' when this is the stored answer of an earlier request",

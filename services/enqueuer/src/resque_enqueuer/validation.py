@@ -7,14 +7,17 @@ required, and where in a batch an error is (``jobs[3].queue``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from resque_enqueuer.problems import Problem
+from resque_enqueuer.timing import DELAY, RUN_AT, Horizon, requested_delay, requested_run_at
 from resque_proto.errors import ValidationError
 from resque_proto.payload import validate_args, validate_class, validate_queue
 
-JOB_FIELDS = ("queue", "class", "args")
+JOB_FIELDS = ("queue", "class", "args", RUN_AT, DELAY)
+OPTIONAL_FIELDS = ("args", RUN_AT, DELAY)
 BATCH_FIELDS = ("jobs",)
 
 FieldError = dict[str, str]
@@ -25,6 +28,7 @@ class JobSpec:
     queue: str
     class_name: str
     args: list[Any]
+    due: int | None  # the second a delayed job is filed under; None: enqueue now
 
 
 def invalid(errors: list[FieldError]) -> Problem:
@@ -37,21 +41,25 @@ def error(field: str, message: str) -> FieldError:
     return {"field": field, "message": message}
 
 
-def check_job(body: Any, prefix: str = "") -> tuple[JobSpec | None, list[FieldError]]:
+def check_job(
+    body: Any, horizon: Horizon, prefix: str = ""
+) -> tuple[JobSpec | None, list[FieldError]]:
     """One job object, checked member by member; every problem is reported."""
     if not isinstance(body, dict):
         where = prefix.rstrip(".") or "body"
         return None, [error(where, f"must be a JSON object, got {json_type(body)}")]
+    allowed = ", ".join(JOB_FIELDS)
     errors = [
-        error(prefix + name, "unknown field (allowed: queue, class, args)")
+        error(prefix + name, f"unknown field (allowed: {allowed})")
         for name in body
         if name not in JOB_FIELDS
     ]
+    if RUN_AT in body and DELAY in body:
+        errors.append(error(prefix + DELAY, f"cannot be given with {RUN_AT}: give one of them"))
     values: dict[str, Any] = {}
-    checks = (("queue", validate_queue), ("class", validate_class), ("args", validate_args))
-    for name, check in checks:
+    for name, check in field_checks(horizon):
         if name not in body:
-            if name != "args":
+            if name not in OPTIONAL_FIELDS:
                 errors.append(error(prefix + name, "is required"))
             continue
         try:
@@ -62,17 +70,30 @@ def check_job(body: Any, prefix: str = "") -> tuple[JobSpec | None, list[FieldEr
             errors.append(error(prefix + name, "is nested too deeply"))
     if errors:
         return None, errors
-    return JobSpec(values["queue"], values["class"], values.get("args", [])), []
+    when = values.get(RUN_AT, values.get(DELAY, horizon.now))
+    spec = JobSpec(values["queue"], values["class"], values.get("args", []), horizon.due(when))
+    return spec, []
 
 
-def parse_job(body: Any) -> JobSpec:
-    spec, errors = check_job(body)
+def field_checks(horizon: Horizon) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Each member's check; ``run_at`` and ``delay_seconds`` give the epoch seconds asked for."""
+    return [
+        ("queue", validate_queue),
+        ("class", validate_class),
+        ("args", validate_args),
+        (RUN_AT, lambda value: requested_run_at(value, horizon)),
+        (DELAY, lambda value: requested_delay(value, horizon)),
+    ]
+
+
+def parse_job(body: Any, horizon: Horizon) -> JobSpec:
+    spec, errors = check_job(body, horizon)
     if spec is None:
         raise invalid(errors)
     return spec
 
 
-def parse_batch(body: Any, max_batch: int) -> list[JobSpec]:
+def parse_batch(body: Any, max_batch: int, horizon: Horizon) -> list[JobSpec]:
     """Every job of a batch, or one 422 listing the errors of all items."""
     if not isinstance(body, dict):
         raise invalid([error("body", f"must be a JSON object, got {json_type(body)}")])
@@ -90,7 +111,7 @@ def parse_batch(body: Any, max_batch: int) -> list[JobSpec]:
         raise invalid(errors)
     specs = []
     for index, item in enumerate(jobs):
-        spec, item_errors = check_job(item, f"jobs[{index}].")
+        spec, item_errors = check_job(item, horizon, f"jobs[{index}].")
         errors += item_errors
         if spec is not None:
             specs.append(spec)

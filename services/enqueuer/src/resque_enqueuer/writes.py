@@ -1,0 +1,59 @@
+"""What one request writes to Redis, and writing it in one ``MULTI``/``EXEC``.
+
+Jobs to run now are pushed as ``Resque.enqueue`` does; delayed jobs are filed
+as resque-scheduler's ``delayed_push`` does (docs/protocol.md, section 8). A
+batch may hold both, and both go in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import redis
+
+from resque_proto.keys import Keys
+
+Group = TypeVar("Group", str, int)
+
+
+@dataclass
+class Writes:
+    """The payloads of one request, in request order."""
+
+    ready: list[tuple[str, str]] = field(default_factory=list)  # (queue, payload)
+    delayed: list[tuple[int, str]] = field(default_factory=list)  # (due second, payload)
+
+    def __len__(self) -> int:
+        return len(self.ready) + len(self.delayed)
+
+    def ready_by_queue(self) -> dict[str, list[str]]:
+        return grouped(self.ready)
+
+    def delayed_by_second(self) -> dict[int, list[str]]:
+        return grouped(self.delayed)
+
+
+def grouped(pairs: Iterable[tuple[Group, str]]) -> dict[Group, list[str]]:
+    groups: dict[Group, list[str]] = {}
+    for group, payload in pairs:
+        groups.setdefault(group, []).append(payload)
+    return groups
+
+
+def write_all(client: redis.Redis, keys: Keys, writes: Writes) -> None:
+    pipe = client.pipeline(transaction=True)
+    queues = writes.ready_by_queue()
+    if queues:
+        pipe.sadd(keys.queues, *queues)
+    for queue, payloads in queues.items():
+        pipe.rpush(keys.queue(queue), *payloads)
+    seconds = writes.delayed_by_second()
+    for second, payloads in seconds.items():
+        pipe.rpush(keys.delayed(second), *payloads)
+        for payload in payloads:
+            pipe.sadd(keys.delayed_timestamps(payload), f"delayed:{second}")
+    if seconds:
+        pipe.zadd(keys.delayed_schedule, {str(second): second for second in seconds})
+    pipe.execute()
