@@ -35,7 +35,7 @@ from rq.scheduler import RQScheduler
 
 from redis_runner import RedisServer
 from resque_proto import Resque, connect
-from resque_proto.delayed import encode_delayed_payload
+from resque_proto.delayed_payload import encode_delayed_payload
 
 RQ_FUNCTION = "math.sqrt"  # RQ refuses __main__ functions; never run here, only enqueued
 QUEUE = "bench"

@@ -12,7 +12,7 @@ import redis
 from scheduler_harness import StartScheduler, wait_for
 
 from resque_proto import Resque
-from resque_proto.delayed import encode_delayed_payload
+from resque_proto.delayed_payload import encode_delayed_payload
 
 JOBS = 10_000
 

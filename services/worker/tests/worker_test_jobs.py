@@ -154,3 +154,47 @@ def after_fork(job: Any) -> None:
 
 
 RESQUE_CLASS_NAMES = {"Billing::Invoice": Record}
+
+
+def runs_so_far(tag: str) -> int:
+    """How many times a job with this tag has run (from the events file)."""
+    path = Path(os.environ["WORKER_TEST_EVENTS"])
+    if not path.exists():
+        return 0
+    events = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return sum(1 for e in events if e["event"] == "ran" and e.get("tag") == tag)
+
+
+class Flaky:
+    """Fails with ConnectionError until it has failed ``failures`` times."""
+
+    retry_limit = 3
+
+    @staticmethod
+    def perform(tag: str, failures: int) -> None:
+        earlier = runs_so_far(tag)
+        event("ran", tag=tag, at=time.time())
+        if earlier < failures:
+            raise ConnectionError(f"flaky run {earlier + 1}")
+
+
+class Fatal:
+    retry_limit = 3
+    fatal_exceptions = (KeyError,)
+
+    @staticmethod
+    def perform(tag: str) -> None:
+        event("ran", tag=tag, at=time.time())
+        raise KeyError(tag)
+
+
+class BackingOff:
+    """Always fails; retried twice, after 1 s then 2 s."""
+
+    retry_limit = 2
+    backoff = (1, 2)
+
+    @staticmethod
+    def perform(tag: str) -> None:
+        event("ran", tag=tag, at=time.time())
+        raise RuntimeError("still broken")

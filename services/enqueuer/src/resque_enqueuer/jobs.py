@@ -27,7 +27,7 @@ from resque_enqueuer.validation import (
     parse_job,
 )
 from resque_enqueuer.writes import Writes, write_all
-from resque_proto.delayed import encode_delayed_payload
+from resque_proto.delayed_payload import encode_delayed_payload
 from resque_proto.jobs import JOB_ID_KEY, new_job_metadata
 from resque_proto.payload import encode_payload
 

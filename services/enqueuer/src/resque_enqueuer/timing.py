@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from resque_proto.delayed import due_timestamp
+from resque_proto.delayed_payload import due_timestamp
 from resque_proto.errors import ValidationError
 from resque_proto.timefmt import run_at as rfc3339_utc
 

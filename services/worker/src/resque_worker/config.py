@@ -13,9 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from resque_proto.connection import DEFAULT_REDIS_URL
+from resque_proto.errors import ValidationError
 from resque_proto.keys import DEFAULT_NAMESPACE
 from resque_proto.queue_patterns import parse_queue_list
+from resque_proto.retry import RetryPolicy, policy_from
+from resque_proto.status import DEFAULT_TTL
 
+NO_RETRY = RetryPolicy()
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
@@ -44,6 +48,8 @@ class Config:
     log_format: str
     health_file: str | None
     health_check: bool = False
+    retry_policy: RetryPolicy = NO_RETRY
+    status_ttl: int = DEFAULT_TTL
 
     @property
     def burst(self) -> bool:
@@ -81,6 +87,13 @@ OPTIONS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
      "json or text (default: json unless stderr is a terminal)"),
     ("--health-file", ("RESQUE_HEALTH_FILE",), None,
      "file touched at every heartbeat and idle loop, for --health-check"),
+    ("--retry-limit", ("RESQUE_RETRY_LIMIT",), "0",
+     "retries of a failed job whose class declares no retry policy (0: none, as Resque)"),
+    ("--retry-delay", ("RESQUE_RETRY_DELAY",), "0", "seconds before such a retry"),
+    ("--retry-backoff", ("RESQUE_RETRY_BACKOFF",), "fixed",
+     "fixed, exponential (delay doubling, jittered) or comma-separated delays"),
+    ("--status-ttl", ("RESQUE_STATUS_TTL",), str(DEFAULT_TTL),
+     "seconds a job's status is kept after its last change; 0: none"),
 )  # fmt: skip
 
 
@@ -165,4 +178,30 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         log_format=log_format,
         health_file=raw["health_file"] or None,
         health_check=bool(args.health_check),
+        retry_policy=_retry_policy(raw),
+        status_ttl=int(_whole("RESQUE_STATUS_TTL", raw["status_ttl"])),
     )
+
+
+def _whole(name: str, value: str | None) -> float:
+    number = _number(name, value)
+    if number != int(number):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return number
+
+
+def _retry_policy(raw: Mapping[str, str | None]) -> RetryPolicy:
+    """The default policy, for job classes that declare none."""
+    backoff_text = (raw["retry_backoff"] or "fixed").strip()
+    backoff: str | list[float] = backoff_text
+    if backoff_text not in ("fixed", "exponential"):
+        backoff = [_number("RESQUE_RETRY_BACKOFF", part) for part in backoff_text.split(",")]
+    settings = {
+        "limit": int(_whole("RESQUE_RETRY_LIMIT", raw["retry_limit"])),
+        "delay": _number("RESQUE_RETRY_DELAY", raw["retry_delay"]),
+        "backoff": backoff,
+    }
+    try:
+        return policy_from(settings)
+    except ValidationError as error:
+        raise ConfigError(f"RESQUE_RETRY_{error.field.upper()} {error.message}") from None

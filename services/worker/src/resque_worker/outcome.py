@@ -11,6 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from resque_proto.records import TERM_EXCEPTION
+from resque_proto.retry import exception_name, lineage
 from resque_worker.errors import TermException
 
 
@@ -20,6 +21,8 @@ class Outcome:
     exception: str = ""
     error: str = ""
     backtrace: list[str] = field(default_factory=list)
+    # The names the exception answers to (its class and bases), for retry policies.
+    lineage: list[str] = field(default_factory=list)
 
     @property
     def interrupted(self) -> bool:
@@ -34,6 +37,7 @@ class Outcome:
             "exception": self.exception,
             "error": self.error,
             "backtrace": self.backtrace,
+            "lineage": self.lineage,
         }
         return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8", "replace")
 
@@ -46,12 +50,12 @@ class Outcome:
             return None
         if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
             return None
-        backtrace = body.get("backtrace")
         return cls(
             ok=body["ok"],
             exception=str(body.get("exception", "")),
             error=str(body.get("error", "")),
-            backtrace=[str(line) for line in backtrace] if isinstance(backtrace, list) else [],
+            backtrace=_strings(body.get("backtrace")),
+            lineage=_strings(body.get("lineage")),
         )
 
     @classmethod
@@ -61,20 +65,29 @@ class Outcome:
     @classmethod
     def from_exception(cls, error: BaseException) -> Outcome:
         name = TERM_EXCEPTION if isinstance(error, TermException) else exception_name(type(error))
-        return cls.failed(name, str(error), ruby_backtrace(error))
+        return cls(
+            ok=False,
+            exception=name,
+            error=str(error),
+            backtrace=ruby_backtrace(error),
+            lineage=lineage(type(error)),
+        )
+
+    @property
+    def names(self) -> list[str]:
+        """What a retry policy matches against: the lineage, or the bare name for
+        failures the parent judged (a dirty exit, a timeout)."""
+        return self.lineage or [self.exception]
 
 
 SUCCESS = Outcome(ok=True)
-
-
-def exception_name(kind: type) -> str:
-    """``ValueError`` for builtins, ``package.module.Error`` otherwise."""
-    if kind.__module__ == "builtins":
-        return kind.__qualname__
-    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def ruby_backtrace(error: BaseException) -> list[str]:
     """Frames innermost first, as Ruby prints them: ``path:line:in `function'``."""
     frames = traceback.extract_tb(error.__traceback__)
     return [f"{frame.filename}:{frame.lineno}:in `{frame.name}'" for frame in reversed(frames)]
+
+
+def _strings(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []

@@ -27,12 +27,16 @@ import redis
 
 from resque_proto import PrunePolicy, QueueWaiter, Reserved, Resque, connect
 from resque_proto.backoff import Backoff
-from resque_proto.errors import MalformedPayload
+from resque_proto.delayed_payload import due_timestamp
+from resque_proto.errors import MalformedPayload, ValidationError
 from resque_proto.health import HealthFile
-from resque_proto.payload import Job, decode_payload
+from resque_proto.jobs import RetryLater, StatusWrite
+from resque_proto.payload import Job, decode_json, decode_payload
 from resque_proto.queue_patterns import is_dynamic, resolve_queues
 from resque_proto.records import failure_record, payload_for_record
 from resque_proto.recovery import recover_worker
+from resque_proto.retry import RetryPolicy, attempt_of, class_policy, job_policy, retry_payload
+from resque_proto.status import FAILED, SCHEDULED, SUCCEEDED
 from resque_proto.workers import make_worker_id
 from resque_worker import hooks
 from resque_worker.config import Config
@@ -59,7 +63,9 @@ class Settlement:
     duration: float
     failure: str | None = None
     requeue: bool = False
-    attempts: int = 0
+    attempts: int = 0  # of writing this settlement (not of running the job)
+    status: StatusWrite | None = None
+    retry: RetryLater | None = None
 
 
 class WorkerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -80,7 +86,9 @@ class Worker:
         self.flags = SignalFlags(config.graceful_term)
         self.title = ProcTitle(config.procline_prefix)
         self.health = HealthFile(config.health_file)
-        self.resque = Resque(connect(config.redis_url, socket_timeout=5.0), config.namespace)
+        self.resque = Resque(
+            connect(config.redis_url, socket_timeout=5.0), config.namespace, config.status_ttl
+        )
         self.id = make_worker_id(config.queues, os.getpid())
         self.policy = PrunePolicy(
             ours_stale_after=config.prune_after,
@@ -159,6 +167,8 @@ class Worker:
     # -- one job ---------------------------------------------------------
     def process(self, reserved: Reserved) -> None:
         started = time.monotonic()
+        job: Job | None = None
+        job_class: type | None = None
         try:
             job = decode_payload(reserved.payload)
             job_class = self.registry.lookup(job.class_name)
@@ -168,19 +178,29 @@ class Worker:
             title = self.title.processing(reserved.queue, job.class_name, int(time.time()))
             outcome = self.execute(reserved, job, job_class, title)
         duration = time.monotonic() - started
-        self.pending = self.settlement(reserved, duration, outcome)
+        self.pending = self.settlement(reserved, duration, outcome, job, job_class)
         self.settle()
 
     def settlement(
-        self, reserved: Reserved, duration: float, outcome: Outcome | None
+        self,
+        reserved: Reserved,
+        duration: float,
+        outcome: Outcome | None,
+        job: Job | None = None,
+        job_class: type | None = None,
     ) -> Settlement:
         fields = {"queue": reserved.queue, "duration": round(duration, 6)}
         if outcome is None:
             self.log.info("job interrupted by shutdown, requeued", extra=fields)
             return Settlement(reserved, duration, requeue=True)
+        attempt = attempt_of(job) if job else 1
         if outcome.ok:
             self.log.info("job done", extra=fields)
-            return Settlement(reserved, duration)
+            status = self.status(reserved, SUCCEEDED, duration=round(duration, 6))
+            return Settlement(reserved, duration, status=status)
+        policy = self.retry_policy(job, job_class) if job and job_class else None
+        if job and policy and policy.retries(outcome.names, attempt):
+            return self.retry_later(reserved, duration, outcome, job, policy, attempt)
         self.log.warning(
             "job failed",
             extra={**fields, "exception": outcome.exception, "error": outcome.error[:500]},
@@ -192,8 +212,44 @@ class Worker:
             backtrace=outcome.backtrace,
             worker=self.id,
             queue=reserved.queue,
+            attempts=attempt if policy and policy.limit else None,
         )
-        return Settlement(reserved, duration, failure=record)
+        status = self.status(reserved, FAILED, failure=decode_json(record))
+        return Settlement(reserved, duration, failure=record, status=status)
+
+    def retry_policy(self, job: Job, job_class: type) -> RetryPolicy:
+        """The job's own policy, else its class's, else the worker's default."""
+        try:
+            declared = class_policy(job_class)
+        except ValidationError as error:
+            self.log.error("ignoring an invalid retry policy", extra={"error": str(error)})
+            declared = None
+        return job_policy(job) or declared or self.config.retry_policy
+
+    def retry_later(
+        self,
+        reserved: Reserved,
+        duration: float,
+        outcome: Outcome,
+        job: Job,
+        policy: RetryPolicy,
+        attempt: int,
+    ) -> Settlement:
+        delay = policy.delay_for(attempt)
+        due = due_timestamp(time.time() + delay)
+        self.log.warning(
+            "job failed; retrying",
+            extra={
+                "queue": reserved.queue, "exception": outcome.exception,
+                "error": outcome.error[:500], "attempt": attempt, "retry_in": round(delay, 3),
+            },
+        )  # fmt: skip
+        payload = retry_payload(job, reserved.queue, attempt + 1)
+        status = self.status(reserved, SCHEDULED, scheduled_for=due, attempt=attempt + 1)
+        return Settlement(reserved, duration, status=status, retry=RetryLater(due, payload))
+
+    def status(self, reserved: Reserved, state: str, **fields: Any) -> StatusWrite | None:
+        return self.resque.jobs.status_of(reserved.queue, reserved.payload, state, **fields)
 
     def execute(self, reserved: Reserved, job: Job, job_class: type, title: str) -> Outcome | None:
         """Run the job in a child forked by the zygote; None means "put it back" (shutdown).
@@ -241,7 +297,12 @@ class Worker:
             done = self.resque.jobs.requeue(self.id, pending.reserved)
         else:
             done = self.resque.jobs.finish(
-                self.id, pending.reserved, pending.duration, pending.failure
+                self.id,
+                pending.reserved,
+                pending.duration,
+                pending.failure,
+                status=pending.status,
+                retry=pending.retry,
             )
         self.pending = None
         if not done and pending.attempts == 1:

@@ -10,7 +10,8 @@ from typing import Any
 import redis
 
 from resque_proto.connection import connect
-from resque_proto.delayed import Delayed, due_timestamp, encode_delayed_payload
+from resque_proto.delayed import Delayed
+from resque_proto.delayed_payload import due_timestamp, encode_delayed_payload, epoch_seconds
 from resque_proto.failures import Failures
 from resque_proto.jobs import JOB_ID_KEY, Jobs, new_job_metadata
 from resque_proto.keys import Keys, namespace_from_env
@@ -20,6 +21,7 @@ from resque_proto.queues import Queues
 from resque_proto.recovery import Recovery
 from resque_proto.schedules import Schedules
 from resque_proto.stats import Stats
+from resque_proto.status import SCHEDULED, ttl_from_env
 from resque_proto.waiter import QueueWaiter
 from resque_proto.workers import Workers
 
@@ -27,15 +29,23 @@ from resque_proto.workers import Workers
 class Resque:
     """All operations on one Redis and namespace, grouped by what they act on."""
 
-    def __init__(self, client: redis.Redis | None = None, namespace: str | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis | None = None,
+        namespace: str | None = None,
+        status_ttl: int | None = None,
+    ) -> None:
+        """``status_ttl``: seconds a job status lives (docs/protocol.md, section 9);
+        default ``RESQUE_STATUS_TTL`` or a day; 0 writes none."""
         self.redis = client if client is not None else connect()
         self.keys = Keys(namespace or namespace_from_env())
-        self.jobs = Jobs(self.redis, self.keys)
+        self.status_ttl = ttl_from_env() if status_ttl is None else status_ttl
+        self.jobs = Jobs(self.redis, self.keys, self.status_ttl)
         self.queues = Queues(self.redis, self.keys)
         self.failures = Failures(self.redis, self.keys)
         self.workers = Workers(self.redis, self.keys)
         self.stats = Stats(self.redis, self.keys)
-        self.delayed = Delayed(self.redis, self.keys)
+        self.delayed = Delayed(self.redis, self.keys, self.status_ttl)
         self.schedules = Schedules(self.redis, self.keys)
 
     def enqueue(self, queue: str, class_name: str, *args: Any, metadata: bool = True) -> str:
@@ -55,7 +65,8 @@ class Resque:
             (queue, encode_payload(cls, args, new_job_metadata() if metadata else None))
             for queue, cls, args in jobs
         ]
-        self.jobs.push_many(pairs)
+        statuses = [self.jobs.queued_status(queue, payload) for queue, payload in pairs]
+        self.jobs.push_many(pairs, [status for status in statuses if status])
         return [payload for _, payload in pairs]
 
     def enqueue_at(
@@ -69,12 +80,13 @@ class Resque:
         """resque-scheduler's ``enqueue_at_with_queue``: run the job at ``when`` (a
         ``datetime`` or epoch seconds), or now if that is not in the future. Returns
         the payload written: pass it to ``remove_delayed_payload`` to cancel."""
-        timestamp = due_timestamp(when)
-        if timestamp <= time.time():
+        if epoch_seconds(when) <= time.time():
             return self.enqueue(queue, class_name, *args, metadata=metadata)
+        timestamp = due_timestamp(when)
         job_id = new_job_metadata()[JOB_ID_KEY] if metadata else None
         payload = encode_delayed_payload(queue, class_name, args, job_id)
-        self.delayed.schedule([(timestamp, payload)])
+        status = self.jobs.status_of(queue, payload, SCHEDULED, scheduled_for=timestamp)
+        self.delayed.schedule([(timestamp, payload)], [status] if status else ())
         return payload
 
     def enqueue_in(

@@ -10,37 +10,37 @@ racing each other (ours, Ruby's, Node's) move every payload exactly once.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 import redis
 
 from resque_proto import timefmt
 from resque_proto.histogram import BUCKETS
-from resque_proto.jobs import TYPE_GUARD_LUA
+from resque_proto.jobs import TYPE_GUARD_LUA, StatusWrite
 from resque_proto.keys import Keys
-from resque_proto.payload import encode_json, encode_payload, validate_queue
+from resque_proto.payload import encode_json
+from resque_proto.status import STATUS_LUA
 from resque_proto.text import texts
 
-QUEUE_KEY = "queue"
 MOVE_BATCH = 1000
 INVALID_PAYLOAD = "Resque::Scheduler::InvalidDelayedPayload"
 
 # KEYS: delayed_queue_schedule, queues, failed, schedule_lag histogram
 # ARGV: namespace prefix "<ns>:", batch limit, failed_at (as JSON text),
 #       a single timestamp to move now whether due or not ('' for every due one),
-#       then the histogram's bucket bounds in order.
+#       job status expiry (s, 0 = none), then the histogram's bucket bounds in order.
 MOVE_LUA = (
     TYPE_GUARD_LUA
+    + STATUS_LUA
     + """
 expect(KEYS[1], 'zset')
 expect(KEYS[2], 'set')
 expect(KEYS[3], 'list')
 expect(KEYS[4], 'hash')
 local prefix, limit, failed_at, only = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local status_ttl = tonumber(ARGV[5])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1])
 local now_f = now + tonumber(clock[2]) / 1000000
@@ -73,6 +73,7 @@ local function destination(payload)
   if rest['id'] ~= nil and rest['enqueued_at'] == nil then
     cut = string.sub(cut, 1, #cut - 1) .. ',"enqueued_at":' .. now_text .. '}'
   end
+  write_status(prefix, status_ttl, rest, queue, 'queued', {})
   return queue, cut
 end
 
@@ -80,7 +81,7 @@ local function record_lag(ts, count)
   local lag = now_f - tonumber(ts)
   if lag < 0 then lag = 0 end
   local field = '+Inf'
-  for i = 5, #ARGV do
+  for i = 6, #ARGV do
     if lag <= tonumber(ARGV[i]) then field = ARGV[i]; break end
   end
   redis.call('HINCRBY', KEYS[4], field, count)
@@ -185,32 +186,13 @@ class MoveResult:
         return self.moved + self.invalid >= MOVE_BATCH
 
 
-def due_timestamp(when: datetime | float) -> int:
-    """The integer second a job for ``when`` is filed under: rounded up, never early.
-
-    A naive ``datetime`` is local time, as everywhere in Python."""
-    epoch = when.timestamp() if isinstance(when, datetime) else float(when)
-    if not math.isfinite(epoch):
-        raise ValueError(f"{when!r} is not a time")
-    return math.ceil(epoch)
-
-
-def encode_delayed_payload(
-    queue: str, class_name: str, args: Sequence[Any], job_id: str | None = None
-) -> str:
-    """``{"class","args"[,"id"],"queue"}``: resque-scheduler's ``job_to_hash_with_queue``."""
-    validate_queue(queue)
-    extras: dict[str, Any] = {"id": job_id} if job_id else {}
-    extras[QUEUE_KEY] = queue
-    return encode_payload(class_name, args, extras)
-
-
 class Delayed:
     """Every operation on the delayed-job keys of one namespace."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, status_ttl: int = 0) -> None:
         self.redis = client
         self.keys = keys
+        self.status_ttl = status_ttl
         self.prefix = keys.namespace + ":"
         self._move = client.register_script(MOVE_LUA)
         self._remove_payload = client.register_script(REMOVE_PAYLOAD_LUA)
@@ -218,9 +200,14 @@ class Delayed:
         self._count = client.register_script(COUNT_LUA)
 
     # -- producing ------------------------------------------------------
-    def schedule(self, entries: Iterable[tuple[int, str]]) -> None:
-        """File ``(timestamp, delayed payload)`` pairs, all in one ``MULTI``."""
+    def schedule(
+        self, entries: Iterable[tuple[int, str]], statuses: Iterable[StatusWrite] = ()
+    ) -> None:
+        """File ``(timestamp, delayed payload)`` pairs, and their statuses, in one ``MULTI``."""
         pipe = self.redis.pipeline(transaction=True)
+        if self.status_ttl > 0:
+            for status in statuses:
+                pipe.set(self.keys.status(status.job_id), status.body, ex=self.status_ttl)
         stamps: set[int] = set()
         for timestamp, payload in entries:
             pipe.rpush(self.keys.delayed(timestamp), payload)
@@ -245,6 +232,7 @@ class Delayed:
             MOVE_BATCH,
             encode_json(timefmt.failed_at()),
             "" if only is None else str(only),
+            self.status_ttl,
             *(repr(bound) for bound in BUCKETS),
         ]
         seconds, micros, moved, invalid, first = self._move(keys=keys, args=args)

@@ -64,6 +64,10 @@ class Keys:
     def pause_all(self) -> str:
         return self._k("pause-all-workers")
 
+    def paused_queue(self, name: str) -> str:
+        """Present while queue ``name`` is paused (the Ruby resque-pause plugin's key)."""
+        return self._k("pause", "queue", name)
+
     # -- resque-scheduler 4.x keys (docs/protocol.md, "Delayed and recurring jobs") --
     @property
     def delayed_schedule(self) -> str:
@@ -125,6 +129,15 @@ class Keys:
         """Hash minute (epoch s) -> ``"<processed> <failed>"`` counter snapshot, last hour,
         kept by the frontend for its throughput chart."""
         return self._k(OUR_PREFIX, "history")
+
+    def status(self, job_id: str) -> str:
+        """A job's status JSON, with an expiry (docs/protocol.md, section 9)."""
+        return self._k(OUR_PREFIX, "status", job_id)
+
+    @property
+    def retries(self) -> str:
+        """Hash queue -> failed attempts rescheduled for a retry."""
+        return self._k(OUR_PREFIX, "retries")
 
     @property
     def schedule_fired(self) -> str:

@@ -73,6 +73,21 @@ class Queues:
         """Enqueue time (epoch s) of the head job, when its payload carries one."""
         return enqueued_at(self.redis.lindex(self.keys.queue(name), 0))
 
+    def pause(self, name: str) -> None:
+        """Stop every worker taking jobs from ``name`` (resque-pause's key)."""
+        self.redis.set(self.keys.paused_queue(name), "true")
+
+    def resume(self, name: str) -> None:
+        self.redis.delete(self.keys.paused_queue(name))
+
+    def paused(self, names: Sequence[str] | None = None) -> set[str]:
+        """Which of ``names`` (default: every known queue) are paused."""
+        queue_names = list(names) if names is not None else self.names()
+        pipe = self.redis.pipeline(transaction=False)
+        for name in queue_names:
+            pipe.exists(self.keys.paused_queue(name))
+        return {name for name, on in zip(queue_names, pipe.execute(), strict=True) if on}
+
     def remove_queue(self, name: str) -> None:
         """Resque.remove_queue: forget the queue and drop its jobs."""
         pipe = self.redis.pipeline(transaction=True)

@@ -39,19 +39,22 @@ def failure_record(
     worker: str,
     queue: str,
     failed_at: str | None = None,
+    attempts: int | None = None,
 ) -> str:
-    """A ``failed`` list entry in Resque::Failure::Redis's key order."""
-    return encode_json(
-        {
-            "failed_at": failed_at or timefmt.failed_at(),
-            "payload": payload,
-            "exception": exception,
-            "error": error,
-            "backtrace": list(backtrace),
-            "worker": worker,
-            "queue": queue,
-        }
-    )
+    """A ``failed`` list entry in Resque::Failure::Redis's key order; ``attempts`` (how
+    many ran, for jobs with a retry policy) is ours, after Resque's members."""
+    record = {
+        "failed_at": failed_at or timefmt.failed_at(),
+        "payload": payload,
+        "exception": exception,
+        "error": error,
+        "backtrace": list(backtrace),
+        "worker": worker,
+        "queue": queue,
+    }
+    if attempts is not None:
+        record["attempts"] = attempts
+    return encode_json(record)
 
 
 def mark_retried(record: str, retried_at: str | None = None) -> str:

@@ -45,6 +45,17 @@ class StoredSchedules:
     unreadable: dict[str, str]
 
 
+def _definition(body: str) -> tuple[dict[str, Any] | None, str]:
+    """A stored definition, or None and why it cannot be read."""
+    try:
+        value = decode_json(body)
+    except ValueError as error:
+        return None, f"not JSON: {error}"
+    if not isinstance(value, dict):
+        return None, "not a JSON object"
+    return value, ""
+
+
 class Schedules:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.redis = client
@@ -61,16 +72,13 @@ class Schedules:
         for table in pipe.execute():
             for raw_name, raw in table.items():
                 name, body = text(raw_name) or "", text(raw) or ""
-                try:
-                    value = decode_json(body)
-                except ValueError as error:
-                    unreadable[name] = f"not JSON: {error}"
-                    continue
-                if not isinstance(value, dict):
-                    unreadable[name] = "not a JSON object"
-                    continue
-                definitions[name] = value
-                unreadable.pop(name, None)
+                value, problem = _definition(body)
+                if value is None:
+                    unreadable[name] = problem
+                    definitions.pop(name, None)
+                else:
+                    definitions[name] = value
+                    unreadable.pop(name, None)
         return StoredSchedules(definitions, unreadable)
 
     def put(self, name: str, definition: Mapping[str, Any]) -> None:
