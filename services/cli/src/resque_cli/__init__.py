@@ -1,0 +1,1 @@
+"""``resque``: the admin command line, on resque_proto only."""

@@ -1,0 +1,81 @@
+"""The ``resque`` group: where Redis is, the output form, and the sub-commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from resque_cli.commands.failures import failed_command, remove_failed_command, retry_command
+from resque_cli.commands.jobs import delayed_command, enqueue_command
+from resque_cli.commands.queues import (
+    pause_command,
+    queue_command,
+    queues_command,
+    resume_command,
+)
+from resque_cli.commands.stats import stats_command
+from resque_cli.commands.workers import prune_command, workers_command
+from resque_cli.errors import EXPECTED_ERRORS, cli_error
+from resque_cli.state import CliState
+from resque_proto.connection import DEFAULT_REDIS_URL
+from resque_proto.keys import DEFAULT_NAMESPACE
+
+
+class ResqueGroup(click.Group):
+    """Reports Redis and resque_proto errors of any sub-command as ``resque: ...``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EXPECTED_ERRORS as error:
+            state = ctx.find_object(CliState)
+            raise cli_error(error, state.redis_url if state else "") from error
+
+
+@click.group(cls=ResqueGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--redis-url",
+    envvar="REDIS_URL",
+    show_envvar=True,
+    default=DEFAULT_REDIS_URL,
+    show_default=True,
+    metavar="URL",
+    help="Redis to use: redis:// or rediss://, password in the URL.",
+)
+@click.option(
+    "--namespace",
+    envvar="RESQUE_NAMESPACE",
+    show_envvar=True,
+    default=DEFAULT_NAMESPACE,
+    show_default=True,
+    help="Key prefix shared with the workers (Resque.redis.namespace).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document, for every command.")
+@click.version_option(package_name="resque-cli", prog_name="resque")
+@click.pass_context
+def cli(ctx: click.Context, redis_url: str, namespace: str, as_json: bool) -> None:
+    """Administer Resque queues, jobs, failures and workers.
+
+    Prints tables, or one JSON document with --json (before or after the
+    command). Exits 1 with one line on stderr, starting "resque: ", on bad input
+    or when Redis cannot be reached; 2 on a usage error.
+    """
+    ctx.obj = CliState(redis_url=redis_url, namespace=namespace, json=as_json)
+
+
+for command in (
+    queues_command,
+    queue_command,
+    enqueue_command,
+    failed_command,
+    retry_command,
+    remove_failed_command,
+    workers_command,
+    prune_command,
+    pause_command,
+    resume_command,
+    delayed_command,
+    stats_command,
+):
+    cli.add_command(command)
