@@ -68,7 +68,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 WORKERS ?= 2
 
 BASE ?= local
-images: ## build resque-py/{redis,enqueuer,worker,frontend}:0.1.0 (BASE=official: Docker Hub bases)
+images: ## build resque-py/{redis,enqueuer,worker,frontend,scheduler}:0.1.0 (BASE=official: Docker Hub bases)
 ifeq ($(BASE),official)
 	deploy/docker/build-images.sh
 else

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Build every image of the system from deploy/docker/Dockerfile with BuildKit:
-#   resque-py/{enqueuer,worker,frontend,redis}:$VERSION
+#   resque-py/{enqueuer,worker,frontend,scheduler,redis}:$VERSION
 # Environment:
 #   VERSION       image tag (default 0.1.0; never "latest")
 #   PYTHON_IMAGE  base for the Python images (default: the Dockerfile's, the official one)
 #   REDIS_IMAGE   base for the Redis image  (default: the Dockerfile's, the official one)
 #   CA_FILE       CA bundle passed as the BuildKit secret "ca" for TLS-intercepting
 #                 proxies (default: the host's bundle when present; never baked in)
-#   TARGETS       subset to build (default: "redis enqueuer worker frontend")
+#   TARGETS       subset to build (default: "redis enqueuer worker frontend scheduler")
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 VERSION=${VERSION:-0.1.0}
-TARGETS=${TARGETS:-redis enqueuer worker frontend}
+TARGETS=${TARGETS:-redis enqueuer worker frontend scheduler}
 CA_FILE=${CA_FILE-/etc/ssl/certs/ca-certificates.crt}
 # BuildKit without buildx: the classic docker CLI (Debian's docker.io) has it
 # built in; a newer CLI without the buildx plugin refuses DOCKER_BUILDKIT=1.

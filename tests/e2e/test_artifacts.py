@@ -77,9 +77,17 @@ def test_compose_services_follow_the_deployment_rules() -> None:
     worker = services["worker"]
     assert "ports" not in worker and "container_name" not in worker, "worker must scale"
     assert worker["stop_grace_period"] == "2m0s", "long enough for a job to finish on QUIT"
-    for name in ("enqueuer", "worker", "frontend"):
+    for name in ("enqueuer", "worker", "frontend", "scheduler"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
         assert services[name]["read_only"] is True
+    scheduler = services["scheduler"]
+    assert "ports" not in scheduler and "container_name" not in scheduler, "scheduler must scale"
+    assert scheduler["scale"] == 2, "a leader and a standby"
+    assert scheduler["healthcheck"]["test"] == ["CMD", "resque-scheduler", "--health-check"]
+    assert scheduler["stop_grace_period"] == "10s", "it stops within a second of TERM"
+    schedule = next(v for v in scheduler["volumes"] if v["target"] == "/etc/resque/schedule.yaml")
+    assert schedule["read_only"] is True and Path(schedule["source"]).is_file()
+    assert scheduler["environment"]["RESQUE_SCHEDULE"] == schedule["target"]
     assert "healthcheck" in services["redis"]
     assert any(v["target"] == "/data" for v in services["redis"]["volumes"])
     grafana_mounts = {v["target"] for v in services["grafana"]["volumes"]}
@@ -136,6 +144,11 @@ def test_compose_v1_runs_the_stack(images: docker.DockerClient, tmp_path: Path) 
         )
         stack.enqueue("file_serve", "Archive", [44])
         wait_for(lambda: stack.runs_of("Archive", 44) == 1, timeout=30, what="Archive(44) to run")
+        # Both scheduler replicas run (the file's `scale`), one of them leads.
+        assert len(stack.containers("scheduler")) == 2
+        holder = wait_for(stack.scheduler_leader, timeout=30, what="a scheduler to lead")
+        hosts = {c.attrs["Config"]["Hostname"] for c in stack.containers("scheduler")}
+        assert holder.rsplit(":", 1)[0] in hosts
     finally:
         stack.down()
 

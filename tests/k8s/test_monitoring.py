@@ -28,7 +28,13 @@ METRICS = {
     "resque_failed_jobs": "gauge",
     "resque_job_duration_seconds": "histogram",
     "resque_up": "gauge",
+    # The scheduler's, computed by the frontend from Redis (the scheduler serves no port).
+    "resque_delayed_jobs": "gauge",
+    "resque_delayed_oldest_overdue_seconds": "gauge",
+    "resque_schedule_lag_seconds": "histogram",
+    "resque_scheduler_leader": "gauge",
 }
+HISTOGRAMS = [name for name, kind in METRICS.items() if kind == "histogram"]
 # kubectl apply keeps the whole object in an annotation limited to 256 KiB.
 LAST_APPLIED_LIMIT = 262144
 
@@ -53,7 +59,7 @@ def test_every_contract_metric_has_a_panel() -> None:
 
 
 def test_no_panel_uses_an_unknown_metric() -> None:
-    known = set(METRICS) | {f"resque_job_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+    known = set(METRICS) | {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "sum", "count")}
     for expr in expressions():
         assert metric_names(expr) <= known, expr
 
@@ -69,10 +75,21 @@ def test_duration_quantiles_per_queue() -> None:
     quantiles = {}
     for expr in expressions():
         match = re.match(r"histogram_quantile\((0\.\d+), (.*)\)$", expr)
-        if match:
+        if match and "resque_job_duration_seconds_bucket" in expr:
             assert "by (queue, le)" in match.group(2), expr
             quantiles[match.group(1)] = expr
     assert set(quantiles) == {"0.5", "0.95", "0.99"}
+
+
+def test_scheduler_panels_show_the_leader_the_delayed_jobs_and_the_lag() -> None:
+    exprs = expressions()
+    # The leader's sample carries its name; none at all when no scheduler leads.
+    assert "count(max by (scheduler) (resque_scheduler_leader)) or vector(0)" in exprs
+    assert "max(resque_delayed_jobs)" in exprs
+    assert "max(resque_delayed_oldest_overdue_seconds)" in exprs
+    lag = [e for e in exprs if "resque_schedule_lag_seconds_bucket" in e]
+    assert lag and all(e.startswith("histogram_quantile(0.") for e in lag)
+    assert all("max by (le) (rate(resque_schedule_lag_seconds_bucket[" in e for e in lag)
 
 
 def test_workers_by_state_and_queues_by_queue() -> None:
@@ -140,7 +157,7 @@ def test_dashboard_config_map_carries_the_file_for_grafanas_sidecar(manifest: An
 
 
 def test_alert_rules_use_contract_metrics_and_say_what_is_wrong(manifest: Any) -> None:
-    known = set(METRICS) | {f"resque_job_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+    known = set(METRICS) | {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "sum", "count")}
     (rule_set,) = manifest.of_kind("PrometheusRule")
     rules = [r for group in rule_set["spec"]["groups"] for r in group["rules"]]
     assert rules
@@ -187,6 +204,7 @@ ALERT_CASES = {
             'resque_up{instance="a"}': "1 0x10",
             'resque_up{instance="b"}': "1x10",
             'resque_workers{instance="a",state="idle"}': "2x10",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x10",
         },
         "5m",
         {"ResqueRedisUnreachable": [{"severity": "critical"}]},
@@ -197,6 +215,7 @@ ALERT_CASES = {
             'resque_queue_latency_seconds{instance="a",queue="low"}': "0+60x30",
             'resque_queue_latency_seconds{instance="a",queue="critical"}': "0x30",
             'resque_workers{instance="a",state="busy"}': "1x30",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x30",
         },
         "25m",
         {"ResqueQueueBacklog": [{"severity": "warning", "queue": "low"}]},
@@ -207,6 +226,7 @@ ALERT_CASES = {
             'resque_queue_jobs{instance="a",queue="default"}': "3x15",
             'resque_workers{instance="a",state="idle"}': "0x15",
             'resque_workers{instance="a",state="busy"}': "0x15",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x15",
         },
         "15m",
         {"ResqueJobsWaitingWithoutWorkers": [{"severity": "critical"}]},
@@ -215,6 +235,7 @@ ALERT_CASES = {
         {
             'resque_up{instance="a"}': "1x20",
             'resque_jobs_failed_total{instance="a"}': "0 0 0 0 0 4 4 4 4 4 4 4 4 4 4 4 4",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x20",
         },
         "10m",
         {"ResqueJobsFailing": [{"severity": "warning"}]},
@@ -224,9 +245,38 @@ ALERT_CASES = {
         "12m",
         {"ResqueMetricsMissing": [{"severity": "warning"}]},
     ),
+    "no scheduler holds the lock": (
+        {
+            'resque_up{instance="a"}': "1x10",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1 1 stale",
+            'resque_scheduler_leader{instance="b",scheduler="s1:7"}': "1 1 stale",
+        },
+        "8m",
+        {"ResqueSchedulerNoLeader": [{"severity": "critical"}]},
+    ),
+    "leader changes hands": (
+        {
+            'resque_up{instance="a"}': "1x20",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x5 stale",
+            'resque_scheduler_leader{instance="a",scheduler="s2:7"}': "_x6 1x14",
+        },
+        "15m",
+        {},
+    ),
+    "delayed jobs not moved": (
+        {
+            'resque_up{instance="a"}': "1x15",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x15",
+            'resque_delayed_oldest_overdue_seconds{instance="a"}': "0+60x15",
+        },
+        "10m",
+        {"ResqueDelayedJobsOverdue": [{"severity": "warning"}]},
+    ),
     "all well": (
         {
             'resque_up{instance="a"}': "1x20",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x20",
+            'resque_delayed_oldest_overdue_seconds{instance="a"}': "0 2 0x18",
             'resque_queue_jobs{instance="a",queue="default"}': "3x20",
             'resque_queue_latency_seconds{instance="a",queue="default"}': "2x20",
             'resque_workers{instance="a",state="busy"}': "2x20",

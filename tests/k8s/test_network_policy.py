@@ -1,7 +1,7 @@
 """NetworkPolicies: every pod of ours is isolated for ingress, every selector
 matches real pod labels, only our Redis clients (and KEDA's operator) reach
-Redis, and the HTTP services accept only the ingress side, Prometheus and
-labelled producer pods.
+Redis, the HTTP services accept only the ingress side, Prometheus and
+labelled producer pods, and the scheduler talks to Redis and DNS only.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any
 
 # Namespaces are matched by the label every namespace gets automatically.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-REDIS_CLIENTS = {"enqueuer", "worker", "frontend"}
+REDIS_CLIENTS = {"enqueuer", "worker", "frontend", "scheduler"}
+DNS_PORT = 53
 
 
 def ingress_policies(manifest: Any) -> list[dict[str, Any]]:
@@ -120,7 +121,12 @@ def test_redis_admits_other_namespaces_only_for_named_pods(manifest: Any) -> Non
 
 
 def test_no_pod_of_ours_reaches_the_http_services_or_workers(manifest: Any) -> None:
-    for name, port in (("enqueuer", 8000), ("frontend", 8080), ("worker", 8000)):
+    for name, port in (
+        ("enqueuer", 8000),
+        ("frontend", 8080),
+        ("worker", 8000),
+        ("scheduler", 8000),
+    ):
         workload = manifest.get("Deployment", name)
         assert in_namespace_sources(manifest, workload, port) == set(), name
 
@@ -139,3 +145,72 @@ def test_http_services_admit_the_ingress_and_monitoring_namespaces(manifest: Any
         # overlay may name another) besides Prometheus'.
         assert namespaces - {"monitoring"}, f"nothing on the ingress side reaches {name}"
         assert "monitoring" in namespaces, f"Prometheus must be able to scrape {name}"
+
+
+# ------------------------------------------------------------------ egress
+
+
+def egress_policies_for(manifest: Any, workload: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in manifest.of_kind("NetworkPolicy")
+        if "Egress" in p["spec"].get("policyTypes", [])
+        and workload in manifest.workloads_selected_by(p["spec"]["podSelector"])
+    ]
+
+
+def test_scheduler_admits_no_ingress(manifest: Any) -> None:
+    """It serves no port: isolated for ingress, and no rule lets anything in."""
+    scheduler = manifest.get("Deployment", "scheduler")
+    policies = policies_for(manifest, scheduler)
+    assert policies, "the scheduler is not isolated for ingress"
+    assert [r for p in policies for r in p["spec"].get("ingress", [])] == []
+
+
+def test_scheduler_egress_reaches_only_redis_and_the_cluster_dns(manifest: Any) -> None:
+    scheduler = manifest.get("Deployment", "scheduler")
+    redis = manifest.get("StatefulSet", "redis")
+    policies = egress_policies_for(manifest, scheduler)
+    assert policies, "the scheduler's egress is not restricted"
+    reaches_redis = reaches_dns = False
+    for policy in policies:
+        name = policy["metadata"]["name"]
+        for rule in policy["spec"].get("egress", []):
+            assert rule.get("to"), f"{name}: an egress rule without 'to' allows everything"
+            assert rule.get("ports"), f"{name}: an egress rule without ports allows every port"
+            ports = {(p.get("protocol", "TCP"), p["port"]) for p in rule["ports"]}
+            for peer in rule["to"]:
+                assert "ipBlock" not in peer, f"{name}: ipBlock"
+                namespace_selector = peer.get("namespaceSelector")
+                if namespace_selector is None:
+                    assert manifest.workloads_selected_by(peer["podSelector"]) == [redis], name
+                    assert ports == {("TCP", 6379)}, name
+                    reaches_redis = True
+                else:
+                    # The cluster DNS, named by namespace and pod label.
+                    assert namespace_selector["matchLabels"] == {
+                        NAMESPACE_NAME_LABEL: "kube-system"
+                    }, name
+                    assert peer.get("podSelector", {}).get("matchLabels"), name
+                    assert ports == {("UDP", DNS_PORT), ("TCP", DNS_PORT)}, name
+                    reaches_dns = True
+    assert reaches_redis, "the scheduler cannot reach Redis"
+    assert reaches_dns, "the scheduler cannot resolve the Redis Service's name"
+
+
+def test_egress_to_our_pods_is_admitted_by_their_ingress_policies(manifest: Any) -> None:
+    """An egress rule toward one of our pods is useless unless that pod's
+    ingress policies let the source in on the same port."""
+    for source in manifest.workloads():
+        for policy in egress_policies_for(manifest, source):
+            for rule in policy["spec"].get("egress", []):
+                for peer in rule["to"]:
+                    if "namespaceSelector" in peer:
+                        continue
+                    for target in manifest.workloads_selected_by(peer["podSelector"]):
+                        for port in rule["ports"]:
+                            allowed = in_namespace_sources(manifest, target, port["port"])
+                            assert source["metadata"]["name"] in allowed, (
+                                f"{source['metadata']['name']} -> "
+                                f"{target['metadata']['name']}:{port['port']}"
+                            )

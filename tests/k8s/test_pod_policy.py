@@ -1,6 +1,7 @@
 """Policy every pod and container of every overlay must meet: probes,
-requests and limits, a hardened security context, pinned images, and workers
-that drain their job before Kubernetes kills them.
+requests and limits, a hardened security context, pinned images, workers
+that drain their job before Kubernetes kills them, and a scheduler whose
+standby replica survives rollouts, drains and the loss of a node.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ APP_IMAGES = {
     "enqueuer": "resque-py/enqueuer",
     "worker": "resque-py/worker",
     "frontend": "resque-py/frontend",
+    "scheduler": "resque-py/scheduler",
 }
+# The age at which `resque-scheduler --health-check` fails.
+SCHEDULER_HEALTH_MAX_AGE = 15.0
 HTTP_SERVICES = ("enqueuer", "frontend")
 NON_ROOT_UID = 10001
 QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
@@ -130,12 +134,15 @@ def test_http_services_limit_gunicorn_workers_explicitly(manifest: Any) -> None:
         assert value.isdigit() and int(value) >= 1, name
 
 
-def test_worker_probes_its_heartbeat_file_on_an_empty_dir(manifest: Any) -> None:
-    c = manifest.container("worker")
+def health_file_probes(manifest: Any, name: str) -> Any:
+    """The checks shared by the worker and the scheduler: every probe runs
+    ``resque-<name> --health-check`` on a health file in a writable emptyDir
+    of its own at /tmp/health. Returns the container."""
+    c = manifest.container(name)
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert c.spec[probe]["exec"]["command"] == ["resque-worker", "--health-check"], probe
+        assert c.spec[probe]["exec"]["command"] == [f"resque-{name}", "--health-check"], probe
     health_file = manifest.plain_env(c)["RESQUE_HEALTH_FILE"]
-    assert health_file == "/tmp/health/worker"
+    assert health_file == f"/tmp/health/{name}"
     empty_dirs = {v["name"] for v in c.pod_spec["volumes"] if "emptyDir" in v}
     mount = max(
         (
@@ -147,11 +154,22 @@ def test_worker_probes_its_heartbeat_file_on_an_empty_dir(manifest: Any) -> None
     )
     assert mount["mountPath"] == "/tmp/health" and mount["name"] in empty_dirs
     assert not mount.get("readOnly")
+    return c
+
+
+def test_worker_probes_its_heartbeat_file_on_an_empty_dir(manifest: Any) -> None:
+    c = health_file_probes(manifest, "worker")
     # The liveness window must outlast a few missed heartbeats (the check
     # itself allows 3 x RESQUE_HEARTBEAT_INTERVAL).
     interval = float(manifest.plain_env(c)["RESQUE_HEARTBEAT_INTERVAL"])
     liveness = c.spec["livenessProbe"]
     assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 3 * interval
+
+
+def test_scheduler_probes_its_health_file_on_an_empty_dir(manifest: Any) -> None:
+    c = health_file_probes(manifest, "scheduler")
+    liveness = c.spec["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= SCHEDULER_HEALTH_MAX_AGE
 
 
 def test_worker_grace_period_outlasts_the_job_timeout(manifest: Any) -> None:
@@ -173,8 +191,48 @@ def test_worker_stop_is_not_overridden(manifest: Any) -> None:
 
 def test_rolling_updates_never_drop_below_desired(manifest: Any) -> None:
     for workload in manifest.of_kind("Deployment"):
+        if workload["metadata"]["name"] == "scheduler":
+            continue  # one leader, one standby: see the next test
         rolling = workload["spec"]["strategy"]["rollingUpdate"]
         assert rolling["maxUnavailable"] == 0, workload["metadata"]["name"]
+
+
+def test_scheduler_rolls_one_replica_at_a_time_and_keeps_a_standby(manifest: Any) -> None:
+    """Replaced one pod at a time (never a third one): the other keeps moving
+    delayed jobs and takes the lead meanwhile."""
+    scheduler = manifest.get("Deployment", "scheduler")
+    assert scheduler["spec"]["replicas"] >= 2, "a single scheduler has no standby"
+    rolling = scheduler["spec"]["strategy"]["rollingUpdate"]
+    assert rolling["maxUnavailable"] == 1
+    assert rolling["maxSurge"] == 0
+    pdb = next(
+        p
+        for p in manifest.of_kind("PodDisruptionBudget")
+        if manifest.workloads_selected_by(p["spec"]["selector"]) == [scheduler]
+    )
+    assert pdb["spec"]["minAvailable"] == 1
+    assert "maxUnavailable" not in pdb["spec"]
+
+
+def test_scheduler_replicas_prefer_different_nodes(manifest: Any) -> None:
+    scheduler = manifest.get("Deployment", "scheduler")
+    pod_spec = scheduler["spec"]["template"]["spec"]
+    anti = pod_spec["affinity"]["podAntiAffinity"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti, "a small cluster must fit"
+    (term,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    selected = manifest.workloads_selected_by(term["podAffinityTerm"]["labelSelector"])
+    assert selected == [scheduler]
+
+
+def test_scheduler_stops_on_term_without_hooks(manifest: Any) -> None:
+    """It holds no job and exits within a second of SIGTERM, releasing the
+    leader lock: no preStop hook and no command override (which would drop
+    tini), and a short grace period that still leaves it a few seconds."""
+    c = manifest.container("scheduler")
+    assert "lifecycle" not in c.spec
+    assert "command" not in c.spec and "args" not in c.spec
+    assert 5 <= c.pod_spec["terminationGracePeriodSeconds"] <= 60
 
 
 def test_http_services_drain_within_their_grace_period(manifest: Any) -> None:

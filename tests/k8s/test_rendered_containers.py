@@ -1,7 +1,7 @@
 """Run what the rendered pods would run, as local processes: Redis with its
 rendered command, config file and readiness probe (the same Redis 7.0 as the
-bookworm image), and the worker, enqueuer and frontend with exactly the
-environment their pods get (ConfigMaps, Secret values, ``$(VAR)`` expansion).
+bookworm image), and the worker, enqueuer, frontend and scheduler with exactly
+the environment their pods get (ConfigMaps, Secret values, ``$(VAR)`` expansion).
 Only what a pod gets from its volumes and network is mapped to local
 equivalents: the data dir, mounted files, ports and the Redis host.
 
@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import redis
 import requests
+import yaml
 
 from redis_runner.server import find_redis_server, free_port
 from resque_proto import Resque, connect
@@ -148,7 +149,8 @@ def test_redis_runs_with_the_persistence_and_eviction_policy_a_job_store_needs(
     assert config["appendfsync"] == "everysec"
     assert config["save"] == "", "RDB snapshots would add forks and a save at every shutdown"
     assert config["maxmemory-policy"] == "noeviction"
-    assert {"K", "l"} <= set(config["notify-keyspace-events"])
+    # Workers wake on list pushes (l), schedulers on new delayed jobs (z).
+    assert {"K", "l", "z"} <= set(config["notify-keyspace-events"])
     maxmemory = int(config["maxmemory"])
     assert 0 < maxmemory < running_redis.memory_limit_mb * MEBIBYTE
     assert maxmemory == running_redis.memory_limit_mb * 60 // 100 * MEBIBYTE
@@ -233,19 +235,25 @@ def pod_env(manifest: Any, name: str, redis: RunningRedis, tmp_path: Path) -> di
 
 
 def mount_files(manifest: Any, name: str, env: dict[str, str], tmp_path: Path) -> None:
-    """Write Secret-volume files where the env says they are, under tmp_path."""
+    """Write Secret- and ConfigMap-volume files where the env says they are, under tmp_path."""
     c = manifest.container(name)
     for mount in c.spec.get("volumeMounts", []):
         volume = next(v for v in c.pod_spec["volumes"] if v["name"] == mount["name"])
-        secret = volume.get("secret")
-        if not secret:
+        secret, config_map = volume.get("secret"), volume.get("configMap")
+        if not secret and not config_map:
             continue
         local = tmp_path / mount["mountPath"].lstrip("/")
         local.mkdir(parents=True)
-        for item in secret["items"]:
-            (local / item["path"]).write_text(
-                secret_value(manifest, secret["secretName"], item["key"])
-            )
+        if secret:
+            for item in secret["items"]:
+                (local / item["path"]).write_text(
+                    secret_value(manifest, secret["secretName"], item["key"])
+                )
+        else:
+            data = manifest.get("ConfigMap", config_map["name"])["data"]
+            items = config_map.get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                (local / item["path"]).write_text(data[item["key"]])
         for key, value in env.items():
             if value.startswith(mount["mountPath"] + "/"):
                 env[key] = str(tmp_path / value.lstrip("/"))
@@ -358,5 +366,61 @@ def test_frontend_passes_its_probes_serves_metrics_and_asks_for_a_login(
         login = (env["FRONTEND_AUTH_USER"], env["FRONTEND_AUTH_PASSWORD"])
         assert http_get(f"{base}/", auth=login).status_code == 200
         assert stop(process) == 0, (tmp_path / "frontend.log").read_text()
+    finally:
+        stop(process, signal.SIGKILL)
+
+
+def test_scheduler_leads_loads_its_schedule_moves_due_jobs_and_stops_on_term(
+    rendered: dict[str, Any], dev_redis: RunningRedis, tmp_path: Path
+) -> None:
+    dev = rendered["dev"]
+    env = pod_env(dev, "scheduler", dev_redis, tmp_path)
+    mount_files(dev, "scheduler", env, tmp_path)
+    health_dir = tmp_path / "health"  # the pod's emptyDir at /tmp/health
+    health_dir.mkdir()
+    env["RESQUE_HEALTH_FILE"] = str(health_dir / "scheduler")
+    pod = Pod(env, dev.container("scheduler"))
+    probe = pod.container.spec["livenessProbe"]["exec"]["command"]
+    client = dev_redis.client
+    namespace = env["RESQUE_NAMESPACE"]
+    lock = f"{namespace}:resque_scheduler_master_lock"
+
+    def healthy() -> bool:
+        return subprocess.run(probe, env=env, timeout=30, check=False).returncode == 0
+
+    assert not healthy(), "healthy before the scheduler ever touched its file"
+    process = pod.start(tmp_path / "scheduler.log")
+    try:
+        wait_until("scheduler health check", healthy, process)
+        wait_until("the leader lock", lambda: client.get(lock) is not None, process)
+        holder = client.get(lock)
+        assert holder is not None and text(holder).endswith(f":{process.pid}")
+        names = set(yaml.safe_load(Path(env["RESQUE_SCHEDULE"]).read_text()))
+        wait_until(
+            "the schedule file loaded into Redis",
+            lambda: {text(k) for k in client.hkeys(f"{namespace}:schedules")} >= names,
+            process,
+        )
+        # A delayed job as Ruby's resque-scheduler writes it, already due.
+        due = int(client.time()[0]) - 1
+        payload = json.dumps(
+            {"class": "Archive", "args": [46], "queue": "k8s_delayed"}, separators=(",", ":")
+        )
+        with client.pipeline(transaction=True) as pipe:
+            pipe.rpush(f"{namespace}:delayed:{due}", payload)
+            pipe.sadd(f"{namespace}:timestamps:{payload}", f"delayed:{due}")
+            pipe.zadd(f"{namespace}:delayed_queue_schedule", {str(due): due})
+            pipe.execute()
+        queue = f"{namespace}:queue:k8s_delayed"
+        wait_until("the delayed job moved", lambda: client.llen(queue) == 1, process)
+        moved = client.lindex(queue, 0)
+        assert moved is not None and json.loads(moved) == {"class": "Archive", "args": [46]}
+        assert client.zcard(f"{namespace}:delayed_queue_schedule") == 0
+
+        # SIGTERM, the image's stop signal: out within a second or two, lock released.
+        started = time.monotonic()
+        assert stop(process) == 0, (tmp_path / "scheduler.log").read_text()
+        assert time.monotonic() - started < 5, "the scheduler took long to stop"
+        assert client.get(lock) is None, "the leader lock outlived the scheduler"
     finally:
         stop(process, signal.SIGKILL)

@@ -5,13 +5,25 @@ policies let exactly the right pods talk.
 
 from __future__ import annotations
 
+import importlib
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import yaml
+
+from resque_proto.queue_patterns import parse_queue_list
+from resque_proto.recurring import parse_entry
 
 # Secrets the production overlay expects the platform team to create (see
 # docs/kubernetes.md, "Install"); everything else must be in the render.
 EXTERNAL_SECRETS = {"production": {"resque-secrets"}}
-REDIS_CLIENTS = {"enqueuer", "worker", "frontend"}
+REDIS_CLIENTS = {"enqueuer", "worker", "frontend", "scheduler"}
+REPO = Path(__file__).resolve().parents[2]
+# The demo schedule of `make run` and Compose; the dev overlay ships a copy.
+EXAMPLE_SCHEDULE = REPO / "deploy" / "examples" / "schedule.yaml"
+DEV_SCHEDULE = REPO / "deploy" / "k8s" / "overlays" / "dev" / "schedule.yaml"
 
 
 def redis_service(manifest: Any) -> dict[str, Any]:
@@ -145,6 +157,11 @@ def test_disruption_budgets_cover_every_deployment(manifest: Any) -> None:
         assert pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow"
         assert pdb["spec"].get("maxUnavailable") not in (0, "0%"), "would block every drain"
         covered.add(selected[0]["metadata"]["name"])
+        if "minAvailable" in pdb["spec"]:
+            # minAvailable at or above the replica count would block every drain.
+            replicas = selected[0]["spec"].get("replicas")
+            assert replicas is not None, f"{pdb['metadata']['name']}: minAvailable on autoscaling"
+            assert pdb["spec"]["minAvailable"] < replicas, pdb["metadata"]["name"]
     assert covered == {d["metadata"]["name"] for d in manifest.of_kind("Deployment")}
 
 
@@ -169,3 +186,58 @@ def test_every_object_is_labelled_as_ours(manifest: Any) -> None:
     for obj in manifest.objects:
         labels = obj["metadata"].get("labels") or {}
         assert labels.get("app.kubernetes.io/part-of") == "resque-py", obj["metadata"]["name"]
+
+
+def mounted_file(manifest: Any, container: Any, path: str) -> str:
+    """The content of ``path`` in ``container`` when it comes from a ConfigMap volume."""
+    mount = max(
+        (m for m in container.spec["volumeMounts"] if path.startswith(m["mountPath"] + "/")),
+        key=lambda m: len(m["mountPath"]),
+    )
+    volume = next(v for v in container.pod_spec["volumes"] if v["name"] == mount["name"])
+    assert "configMap" in volume, f"{path} is not on a ConfigMap volume"
+    config_map = manifest.get("ConfigMap", volume["configMap"]["name"])
+    key = path.removeprefix(mount["mountPath"] + "/")
+    assert key in config_map["data"], f"ConfigMap {config_map['metadata']['name']} lacks {key}"
+    return str(config_map["data"][key])
+
+
+def schedule_of(manifest: Any) -> dict[str, Any]:
+    c = manifest.container("scheduler")
+    text = mounted_file(manifest, c, manifest.plain_env(c)["RESQUE_SCHEDULE"])
+    schedule = yaml.safe_load(text)
+    assert isinstance(schedule, dict), "the schedule file must be a mapping of names"
+    return schedule
+
+
+def test_scheduler_reads_a_valid_schedule_from_its_config_map(manifest: Any) -> None:
+    """Every entry parses as the scheduler parses it, on a queue the workers
+    serve, with a class the workers' RESQUE_JOBS module defines."""
+    worker_env = manifest.plain_env(manifest.container("worker"))
+    served = parse_queue_list(worker_env["QUEUES"])
+    jobs = importlib.import_module(worker_env["RESQUE_JOBS"])
+    known_classes = set(getattr(jobs, "RESQUE_CLASS_NAMES", {})) | set(vars(jobs))
+    for name, definition in schedule_of(manifest).items():
+        entry = parse_entry(name, definition)
+        assert any(fnmatchcase(entry.queue, q) for q in served), f"{name}: {entry.queue}"
+        assert entry.class_name in known_classes, f"{name}: {entry.class_name}"
+
+
+def test_dev_runs_the_demo_schedule_and_production_brings_its_own(manifest: Any) -> None:
+    schedule = schedule_of(manifest)
+    if manifest.overlay == "dev":
+        assert schedule == yaml.safe_load(EXAMPLE_SCHEDULE.read_text())
+        assert schedule, "the demo schedule is empty"
+    else:
+        assert schedule == {}, "the base ships no recurring job; production adds its own"
+
+
+def test_dev_schedule_is_a_copy_of_the_example() -> None:
+    """Kustomize reads files only inside the overlay, hence the copy."""
+    assert DEV_SCHEDULE.read_text() == EXAMPLE_SCHEDULE.read_text()
+
+
+def test_scheduler_lock_timeout_is_set(manifest: Any) -> None:
+    env = manifest.plain_env(manifest.container("scheduler"))
+    timeout = env["RESQUE_SCHEDULER_LOCK_TIMEOUT"]
+    assert timeout.isdigit() and int(timeout) >= 3, timeout

