@@ -59,7 +59,7 @@ def two_healthy_schedulers(stack: Stack) -> list[Container]:
 def leader_and_standby(stack: Stack) -> tuple[Container, Container]:
     schedulers = two_healthy_schedulers(stack)
     holder = wait_for(stack.scheduler_leader, timeout=LOCK_TIMEOUT * 3, what="a leader")
-    host = holder.rsplit(":", 1)[0]
+    host = holder.split(":")[0]
     by_host = {c.attrs["Config"]["Hostname"]: c for c in schedulers}
     assert host in by_host, f"the lock {holder!r} is held by none of {sorted(by_host)}"
     (standby,) = [c for h, c in by_host.items() if h != host]
@@ -68,7 +68,7 @@ def leader_and_standby(stack: Stack) -> tuple[Container, Container]:
 
 def held_by(stack: Stack, container: Container) -> str | None:
     holder = stack.scheduler_leader()
-    if holder and holder.rsplit(":", 1)[0] == container.attrs["Config"]["Hostname"]:
+    if holder and holder.split(":")[0] == container.attrs["Config"]["Hostname"]:
         return str(holder)
     return None
 

@@ -16,7 +16,10 @@ from werkzeug.test import TestResponse
 
 from resque_frontend.security import CSRF_COOKIE
 from resque_proto import Resque
-from resque_proto.records import working_record
+from resque_proto.payload import decode_json, decode_payload, encode_payload
+from resque_proto.records import failure_record, working_record
+from resque_proto.retry import retry_payload
+from resque_proto.status import FAILED, SCHEDULED
 from resque_proto.timefmt import run_at
 
 # Verbatim from shared/resque-wire/ruby-resque-3.0-keys.txt and its README.
@@ -50,6 +53,8 @@ ACTIVE_JOB = (
 # resque-scheduler's delayed payload (job_to_hash_with_queue), docs/protocol.md section 8.
 RUBY_DELAYED = '{"class":"Archive","args":[44],"queue":"file_serve"}'
 RUBY_LAST_ENQUEUED = "2026-12-02 01:27:41 +0000"  # Ruby's Time#to_s
+RETRYING_ID = "5e7a1c0ffee0000000000000000000a1"  # the demo's job waiting for its retry
+GAVE_UP_ID = "5e7a1c0ffee0000000000000000000b2"  # the demo's job that failed every attempt
 AppFactory = Callable[..., Flask]
 XSS = "<script>alert('x')</script>"
 
@@ -170,6 +175,7 @@ def seed_demo(resque: Resque, client: redis.Redis) -> None:
         client.hset(resque.keys.throughput_history, str(minute - 60 * ago), f"{processed} {failed}")
     client.set(resque.keys.stat("processed"), processed + 320)
     client.set(resque.keys.stat("failed"), failed + 2)
+    seed_retries(resque, client, now)  # its failure record older than those below
     exceptions = ("Timeout::Error", "ActiveRecord::RecordNotFound", "Resque::DirtyExit")
     for n in range(27):
         add_failure(
@@ -183,3 +189,29 @@ def seed_demo(resque: Resque, client: redis.Redis) -> None:
             backtrace=[f"jobs/archive.py:{40 + n}:in perform", "resque_worker/child.py:88:in run"],
         )
     seed_scheduler(resque, client, now)
+    resque.queues.pause("reports")
+
+
+def seed_retries(resque: Resque, client: redis.Redis, now: float) -> None:
+    """As our workers leave them (docs/protocol.md, section 9): a job with its own retry
+    policy waiting 2 minutes for its second attempt, one that failed its fourth and last
+    attempt, their statuses, and the retries counters."""
+    policy = {"limit": 3, "delay": 120, "backoff": "exponential"}
+    extras = {"id": RETRYING_ID, "enqueued_at": now - 30, "retry": policy}
+    first = encode_payload("Thumbnail", [7, {"size": "1024x1024"}], extras)
+    again = retry_payload(decode_payload(first), "high", 2)
+    due = int(now) + 120
+    scheduled = resque.jobs.status_of("high", again, SCHEDULED, scheduled_for=due)
+    resque.delayed.schedule([(due, again)], [scheduled] if scheduled else [])
+    last = encode_payload("Thumbnail", [8, {"size": "1024x1024"}],
+                          {"id": GAVE_UP_ID, "retry": policy, "attempt": 4})  # fmt: skip
+    record = failure_record(
+        payload=decode_json(last), exception="Timeout::Error", error="upstream timed out after 30s",
+        backtrace=["jobs/thumbnail.py:12:in perform"], worker="web-1:101:high,file_serve",
+        queue="high", attempts=4,
+    )  # fmt: skip
+    client.rpush(resque.keys.failed, record)
+    failed = resque.jobs.status_of("high", last, FAILED, failure=decode_json(record))
+    if failed is not None:
+        client.set(resque.keys.status(failed.job_id), failed.body, ex=3600)
+    client.hset(resque.keys.retries, mapping={"high": 4, "file_serve": 1})

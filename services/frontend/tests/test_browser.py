@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from frontend_testkit import seed_demo
+from frontend_testkit import GAVE_UP_ID, RETRYING_ID, seed_demo
 
 from resque_proto import Resque
 
@@ -80,7 +80,8 @@ def test_overview_renders_and_main_pages_are_screenshotted(
     for path, name in (("/workers", "workers"), ("/failed", "failed"), ("/queues", "queues"),
                        ("/working", "working"), ("/queues/file_serve", "queue"),
                        ("/stats", "stats"), ("/delayed", "delayed"),
-                       ("/schedule", "schedule")):  # fmt: skip
+                       ("/schedule", "schedule"), (f"/jobs/{GAVE_UP_ID}", "job-failed"),
+                       (f"/jobs/{RETRYING_ID}", "job-retrying")):  # fmt: skip
         page.goto(frontend + path)
         expect(page.locator("main h1, main .cards").first).to_be_visible()
         shoot(page, name)
@@ -155,3 +156,42 @@ def test_without_javascript_the_server_asks_for_confirmation(
     expect(tab.locator(".notice.ok")).to_contain_text("removed")
     assert resque.queues.names() == []
     context.close()
+
+
+def test_pause_then_resume_a_queue(
+    frontend: str, page: Page, resque: Resque, redis_client: redis.Redis
+) -> None:
+    seed_demo(resque, redis_client)  # "reports" is paused already
+    page.goto(frontend + "/queues")
+    row = page.locator("table.grid tbody tr", has_text="low")
+    expect(row.locator(".badge.paused")).to_have_count(0)
+    row.get_by_role("button", name="Pause").click()  # no confirmation: nothing is lost
+    expect(page.locator(".notice.ok")).to_contain_text("The queue is paused")
+    expect(page).to_have_title("Queues · Resque")  # back on the list
+    expect(row.locator(".badge.paused")).to_have_text("paused")
+    assert resque.queues.paused() == {"low", "reports"}
+    shoot(page, "queues-paused")
+    row.get_by_role("link", name="low").click()
+    expect(page.locator("h1 .badge.paused")).to_be_visible()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator(".notice.ok")).to_contain_text("workers take jobs from it again")
+    expect(page).to_have_title("low · Resque")  # back on the queue's page
+    expect(page.locator("h1 .badge.paused")).to_have_count(0)
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    assert resque.queues.paused() == {"reports"}
+
+
+def test_job_lookup_form_and_the_retry_on_the_delayed_page(
+    frontend: str, page: Page, resque: Resque, redis_client: redis.Redis
+) -> None:
+    seed_demo(resque, redis_client)
+    page.goto(frontend + "/delayed")
+    row = page.locator("table.delayed tbody tr", has_text="Thumbnail")
+    expect(row.locator(".badge.retry")).to_have_text("retry: attempt 2 of 4")
+    page.goto(frontend + "/jobs")
+    page.get_by_label("Job id").fill(RETRYING_ID)
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator("h1 .badge")).to_have_text("scheduled")
+    expect(page.locator("main")).to_contain_text("a retry, waiting for its next run")
+    page.locator("dd a[href^='/delayed/']").click()
+    expect(page.locator("table.grid .badge.retry")).to_have_text("retry: attempt 2 of 4")

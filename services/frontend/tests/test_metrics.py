@@ -15,14 +15,19 @@ from resque_frontend.app import create_app
 from resque_frontend.config import Settings
 from resque_proto import Resque, connect
 from resque_proto.histogram import BUCKETS
+from resque_proto.jobs import RetryLater
 from resque_proto.leader import LeaderLock
+from resque_proto.payload import decode_payload
+from resque_proto.retry import retry_payload
 
 FAMILIES = {
     "resque_queue_jobs": "gauge",
     "resque_queue_latency_seconds": "gauge",
+    "resque_queue_paused": "gauge",
     "resque_workers": "gauge",
     "resque_jobs_processed": "counter",
     "resque_jobs_failed": "counter",
+    "resque_job_retries": "counter",
     "resque_failed_jobs": "gauge",
     "resque_job_duration_seconds": "histogram",
     "resque_delayed_jobs": "gauge",
@@ -183,3 +188,40 @@ def test_a_real_move_is_counted_in_the_lag_histogram(
     assert values[("resque_schedule_lag_seconds_bucket", (("le", "2.5"),))] == 0
     assert values[("resque_schedule_lag_seconds_bucket", (("le", "10.0"),))] == 2
     assert 6 <= values[("resque_schedule_lag_seconds_sum", ())] < 20
+
+
+def test_paused_queues_and_retries_by_queue(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    for queue in ("file_serve", "file_serve", "high", "low"):
+        resque.enqueue(queue, "Archive", 1)
+    resque.queues.pause("high")
+    resque.workers.register("ours:10:file_serve")
+    for _ in range(2):  # two failed attempts rescheduled by the ack script, as a worker does
+        held = resque.jobs.reserve("ours:10:file_serve", ["file_serve"])
+        assert held is not None
+        again = retry_payload(decode_payload(held.payload), "file_serve", 2)
+        retry = RetryLater(int(time.time()) + 60, again)
+        assert resque.jobs.finish("ours:10:file_serve", held, 0.01, retry=retry)
+    redis_client.hincrby(resque.keys.retries, "gone", 5)  # a queue removed since
+
+    values = scrape(client)
+
+    paused = {q: values[("resque_queue_paused", (("queue", q),))] for q in ("file_serve", "high",
+              "low")}  # fmt: skip
+    assert paused == {"file_serve": 0, "high": 1, "low": 0}
+    assert ("resque_queue_paused", (("queue", "gone"),)) not in values  # known queues only
+    retries = {labels[0][1]: value for (name, labels), value in values.items()
+               if name == "resque_job_retries_total"}  # fmt: skip
+    assert retries == {"file_serve": 2, "gone": 5, "high": 0, "low": 0}
+    resque.queues.resume("high")
+    assert scrape(client)[("resque_queue_paused", (("queue", "high"),))] == 0
+
+
+def test_help_texts_of_the_pause_and_retry_families(client: FlaskClient, resque: Resque) -> None:
+    resque.enqueue("q", "Archive", 1)
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "# HELP resque_queue_paused 1 while the queue is paused" in body
+    assert "# TYPE resque_job_retries_total counter" in body
+    assert 'resque_job_retries_total{queue="q"} 0.0' in body
+    assert 'resque_queue_paused{queue="q"} 0.0' in body

@@ -19,24 +19,31 @@ def holder(client: redis.Redis) -> str | None:
 
 
 def lock_of(scheduler: SchedulerProcess) -> str:
+    """The holder's value without its random token: ``<hostname>:<pid>``."""
     return f"{socket.gethostname()}:{scheduler.pid}"
+
+
+def held_by(client: redis.Redis, scheduler: SchedulerProcess) -> bool:
+    value = holder(client) or ""
+    return value.rsplit(":", 1)[0] == lock_of(scheduler)
 
 
 def test_one_leader_and_a_standby_that_takes_over_within_the_lock_timeout(
     start_scheduler: StartScheduler, redis_client: redis.Redis
 ) -> None:
     first, second = start_scheduler(), start_scheduler()
-    leader_value = wait_for(lambda: holder(redis_client), what="a leader")
-    assert leader_value in {lock_of(first), lock_of(second)}
-    leader, standby = (first, second) if leader_value == lock_of(first) else (second, first)
+    wait_for(lambda: held_by(redis_client, first) or held_by(redis_client, second), what="a leader")
+    leader, standby = (first, second) if held_by(redis_client, first) else (second, first)
     time.sleep(1.5)  # renewals happen; the standby never steals the lock
-    assert holder(redis_client) == lock_of(leader)
+    assert held_by(redis_client, leader)
 
     leader.signal(signal.SIGKILL)
     killed_at = time.monotonic()
-    wait_for(lambda: holder(redis_client) == lock_of(standby), timeout=10, what="the takeover")
-    # Lock timeout 3 s, plus at most one renewal interval (1 s) of the standby.
-    assert time.monotonic() - killed_at < 3 + 1 + 1.5
+    wait_for(lambda: held_by(redis_client, standby), timeout=10, what="the takeover")
+    # Lock timeout 3 s, plus at most one renewal interval (1 s) of the standby, plus
+    # slack for a loaded machine.
+    took = time.monotonic() - killed_at
+    assert took < 3 + 1 + 3, f"the standby took over after {took:.1f} s"
     assert standby.logged("became the leader: running recurring schedules")
 
 
@@ -44,7 +51,7 @@ def test_term_releases_the_lock_and_exits_zero(
     start_scheduler: StartScheduler, redis_client: redis.Redis
 ) -> None:
     scheduler = start_scheduler()
-    wait_for(lambda: holder(redis_client) == lock_of(scheduler), what="the lock")
+    wait_for(lambda: held_by(redis_client, scheduler), what="the lock")
     scheduler.signal(signal.SIGTERM)
     assert scheduler.wait(10) == 0
     assert holder(redis_client) is None

@@ -172,7 +172,7 @@ class Stack:
         raise AssertionError(f"no {service} container has hostname {hostname!r}")
 
     def scheduler_leader(self) -> str | None:
-        """The leader lock's value, ``<hostname>:<pid>`` of the holder, or None."""
+        """The leader lock's value, ``<hostname>:<pid>:<token>`` of the holder, or None."""
         value = self.resque.redis.get(SCHEDULER_LOCK)
         return value.decode() if isinstance(value, bytes) else value
 

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from resque_frontend import delayed, failed, schedule
 from resque_frontend.context import resque
 from resque_frontend.presenters import utc
-from resque_proto import FailureMoved
+from resque_proto import FailureMoved, Resque
 
 blueprint = Blueprint("actions", __name__)
 
@@ -104,6 +104,43 @@ def remove_queue(name: str) -> Response | str:
         return page
     r.queues.remove_queue(name)
     return _back("pages.queues", "queue-removed", size)
+
+
+def _after_queue(name: str, notice: str) -> Response:
+    """Back to the queue's page, or to the list when the form came from there."""
+    if request.form.get("back") == "queues":
+        return _back("pages.queues", notice)
+    return _back("pages.queue", notice, name=name)
+
+
+def _queue_exists(r: Resque, name: str) -> bool:
+    """Known (in ``queues``) or holding jobs, as the queue's page decides: one round trip."""
+    pipe = r.redis.pipeline(transaction=False)
+    pipe.sismember(r.keys.queues, name)
+    pipe.llen(r.keys.queue(name))
+    known, size = pipe.execute()
+    return bool(known) or int(size) > 0
+
+
+@blueprint.post("/queues/<path:name>/pause")
+def pause_queue(name: str) -> Response:
+    """resque-pause's key: no worker (ours, or Ruby's with the plugin) takes from it.
+    No confirmation, like pausing every worker: nothing is lost and resume undoes it."""
+    r = resque()
+    if not _queue_exists(r, name):
+        return _back("pages.queues", "queue-gone")
+    r.queues.pause(name)
+    return _after_queue(name, "queue-paused")
+
+
+@blueprint.post("/queues/<path:name>/resume")
+def resume_queue(name: str) -> Response:
+    """Always allowed, so a pause left on a queue that was removed can be lifted."""
+    r = resque()
+    r.queues.resume(name)
+    if not _queue_exists(r, name):
+        return _back("pages.queues", "queue-resumed")
+    return _after_queue(name, "queue-resumed")
 
 
 @blueprint.post("/workers/pause")

@@ -16,6 +16,7 @@ from resque_frontend.addressing import entry_id, locate
 from resque_frontend.presenters import JobView, job_view
 from resque_proto import Resque
 from resque_proto.queues import QueuedJob
+from resque_proto.retry import ATTEMPT_KEY, RETRY_KEY
 from resque_proto.text import text, texts
 
 EXACT_COUNT_LIMIT = 10_000  # ~15 ms of Lua on Redis; 100,000 timestamps take ~150 ms
@@ -43,10 +44,36 @@ class DelayedJob:
         return value if isinstance(value, str) else None
 
     @property
+    def attempt(self) -> int | None:
+        """Which attempt this run will be, for a retried job (``attempt``, section 9)."""
+        value = self.view.extras.get(ATTEMPT_KEY) if self.view else None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return None
+        return value
+
+    @property
+    def attempts_allowed(self) -> int | None:
+        """1 + ``retry.limit`` when the payload carries its own retry policy; else unknown
+        here (the class's or the worker's policy decides)."""
+        policy = self.view.extras.get(RETRY_KEY) if self.view else None
+        limit = policy.get("limit") if isinstance(policy, dict) else None
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            return None
+        return 1 + limit
+
+    @property
+    def retry_label(self) -> str | None:
+        """``retry: attempt 2 of 4`` (or ``retry: attempt 2``) for a retried job."""
+        if self.attempt is None:
+            return None
+        allowed = self.attempts_allowed
+        return f"retry: attempt {self.attempt}" + (f" of {allowed}" if allowed else "")
+
+    @property
     def metadata(self) -> dict[str, Any]:
-        """What the payload carries besides class, args, queue and id."""
+        """What the payload carries besides class, args, queue, id and attempt."""
         extras = self.view.extras if self.view else {}
-        return {k: v for k, v in extras.items() if k not in {"queue", "id"}}
+        return {k: v for k, v in extras.items() if k not in {"queue", "id", ATTEMPT_KEY}}
 
 
 def delayed_job(index: int, raw: str) -> DelayedJob:

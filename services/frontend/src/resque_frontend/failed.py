@@ -13,6 +13,7 @@ from datetime import datetime
 from resque_frontend.addressing import locate
 from resque_frontend.presenters import JobView, job_view, parse_time
 from resque_proto import Resque
+from resque_proto.payload import decode_json
 from resque_proto.records import Failure, failure_id
 from resque_proto.text import texts
 
@@ -27,10 +28,36 @@ class FailureView:
     job: JobView
     failed_at: datetime | None
     retried_at: datetime | None
+    attempts: int | None = None  # how many attempts ran, for jobs with a retry policy
 
     @property
     def index(self) -> int:
         return self.failure.index
+
+    @property
+    def attempts_text(self) -> str | None:
+        """``after 3 attempts`` when the record says how many ran."""
+        if self.attempts is None:
+            return None
+        return f"after {self.attempts} attempt" + ("" if self.attempts == 1 else "s")
+
+    @property
+    def job_id(self) -> str | None:
+        """Our producers' ``id`` of the failed job (Ruby's payloads have none)."""
+        value = self.job.extras.get("id")
+        return value if isinstance(value, str) and value else None
+
+
+def attempts_of(raw: str) -> int | None:
+    """The record's ``attempts`` member (ours, after Resque's; docs/protocol.md section 9)."""
+    if '"attempts"' not in raw:  # most records: no second decode
+        return None
+    try:
+        body = decode_json(raw)
+    except ValueError:
+        return None
+    value = body.get("attempts") if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def view(index: int, raw: str) -> FailureView:
@@ -41,6 +68,7 @@ def view(index: int, raw: str) -> FailureView:
         job=job_view(failure.payload),
         failed_at=parse_time(failure.failed_at, "failed_at"),
         retried_at=parse_time(failure.retried_at, "failed_at"),
+        attempts=attempts_of(raw),
     )
 
 

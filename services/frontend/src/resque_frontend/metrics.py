@@ -3,9 +3,10 @@
 A custom collector (no process-global gauges), so every gunicorn worker and
 every replica reports the same numbers. Three round trips per scrape besides the
 throughput-history write, whatever the number of jobs or failures: one pipeline for
-the registries, counters and the scheduler's keys, one per-queue/per-worker
-pipeline, and ``Delayed.count`` (one Lua pass over the delayed timestamps, the only
-read that grows with them). Redis down gives ``resque_up 0`` and nothing else.
+the registries, counters (the retries hash included) and the scheduler's keys, one
+per-queue (size, head job, durations, paused) and per-worker pipeline, and
+``Delayed.count`` (one Lua pass over the delayed timestamps, the only read that grows
+with them). Redis down gives ``resque_up 0`` and nothing else.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class QueueSample:
     buckets: list[tuple[str, int]]
     duration_sum: float
     duration_count: int
+    paused: bool = False
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Sample:
     scheduler: SchedulerSample
     workers: dict[str, int] = field(default_factory=dict)
     queues: dict[str, QueueSample] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)  # queue -> attempts retried
 
 
 def read_sample(resque: Resque) -> Sample:
@@ -75,8 +78,9 @@ def read_sample(resque: Resque) -> Sample:
     first.zrange(keys.delayed_schedule, 0, 0)
     first.get(keys.scheduler_lock)  # resque_proto.leader.leader(), pipelined
     first.hgetall(keys.schedule_lag)
+    first.hgetall(keys.retries)
     (queue_set, worker_set, processed, failed, failed_records,
-     timestamps, soonest, lock, lag) = first.execute()  # fmt: skip
+     timestamps, soonest, lock, lag, retries) = first.execute()  # fmt: skip
     queues, workers = sorted(texts(queue_set)), sorted(texts(worker_set))
 
     second = resque.redis.pipeline(transaction=False)
@@ -84,6 +88,7 @@ def read_sample(resque: Resque) -> Sample:
         second.llen(keys.queue(name))
         second.lindex(keys.queue(name), 0)
         second.hgetall(keys.durations(name))
+        second.exists(keys.paused_queue(name))
     for worker_id in workers:
         second.exists(keys.worker(worker_id))
     results = second.execute()
@@ -91,12 +96,23 @@ def read_sample(resque: Resque) -> Sample:
     sample = Sample(int(processed or 0), int(failed or 0), int(failed_records),
                     scheduler_sample(resque, timestamps, soonest, lock, lag))  # fmt: skip
     for n, name in enumerate(queues):
-        size, head, durations = results[3 * n : 3 * n + 3]
+        size, head, durations, paused = results[4 * n : 4 * n + 4]
         buckets, total, count = cumulative(durations)
-        sample.queues[name] = QueueSample(int(size), enqueued_at(head), buckets, total, count)
-    busy = sum(1 for flag in results[3 * len(queues) :] if int(flag))
+        sample.queues[name] = QueueSample(int(size), enqueued_at(head), buckets, total, count,
+                                          bool(paused))  # fmt: skip
+    sample.retries = retry_counts(retries)
+    busy = sum(1 for flag in results[4 * len(queues) :] if int(flag))
     sample.workers = {"busy": busy, "idle": len(workers) - busy}
     return sample
+
+
+def retry_counts(stored: Mapping[bytes | str, bytes | str]) -> dict[str, int]:
+    """The retries hash, queue -> count; a value that is no integer counts 0."""
+    counts = {}
+    for queue, value in stored.items():
+        raw = text(value) or ""
+        counts[text(queue) or ""] = int(raw) if raw.lstrip("-").isdigit() else 0
+    return counts
 
 
 def scheduler_sample(
@@ -129,8 +145,22 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
     durations = HistogramMetricFamily(
         "resque_job_duration_seconds", "Job run time, recorded by workers.", labels=["queue"]
     )
+    paused = GaugeMetricFamily(
+        "resque_queue_paused",
+        "1 while the queue is paused (resque-pause's pause:queue key): no worker takes its "
+        "jobs; else 0.",
+        labels=["queue"],
+    )
+    retries = CounterMetricFamily(
+        "resque_job_retries",
+        "Failed attempts rescheduled for a retry (pyresque:retries).",
+        labels=["queue"],
+    )
+    for name in sorted(set(sample.queues) | set(sample.retries)):
+        retries.add_metric([name], sample.retries.get(name, 0))
     for name, queue in sample.queues.items():
         jobs.add_metric([name], queue.size)
+        paused.add_metric([name], 1 if queue.paused else 0)
         age = 0.0 if queue.oldest_enqueued_at is None else max(0.0, now - queue.oldest_enqueued_at)
         latency.add_metric([name], age if queue.size else 0.0)
         if queue.duration_count:  # a queue no worker has timed yet has no histogram
@@ -140,6 +170,7 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
         workers.add_metric([state], sample.workers.get(state, 0))
     yield jobs
     yield latency
+    yield paused
     yield workers
     yield CounterMetricFamily(
         "resque_jobs_processed", "Jobs processed (stat:processed).", value=sample.processed
@@ -147,6 +178,7 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
     yield CounterMetricFamily(
         "resque_jobs_failed", "Jobs failed (stat:failed).", value=sample.failed
     )
+    yield retries
     yield GaugeMetricFamily(
         "resque_failed_jobs", "Records in the failed list.", value=sample.failed_records
     )

@@ -27,6 +27,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cleared": ("ok", "{n} failure records were deleted."),
     "cleared-retried": ("ok", "{n} retried failure records were deleted."),
     "queue-removed": ("ok", "The queue and its {n} waiting jobs were removed."),
+    "queue-paused": (
+        "ok",
+        "The queue is paused: workers take no job from it (jobs stay; producers can still "
+        "add to it).",
+    ),
+    "queue-resumed": ("ok", "The queue is resumed: workers take jobs from it again."),
+    "queue-gone": ("warn", "That queue no longer exists. Nothing was changed."),
     "paused": ("ok", "Every worker is paused (pause-all-workers)."),
     "resumed": ("ok", "Workers are taking jobs again."),
     "delayed-run": ("ok", "{n} delayed jobs were put on their queues now."),

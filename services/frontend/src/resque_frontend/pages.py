@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
-from resque_frontend import delayed, failed, history, reads, schedule
+from resque_frontend import delayed, failed, history, jobstatus, reads, schedule
 from resque_frontend.context import int_arg, optional_int_arg, resque, settings
 from resque_frontend.failed import FailureFilter
 
@@ -53,12 +54,12 @@ def queue(name: str) -> str:
     r = resque()
     totals = reads.totals(r)
     page = int_arg("page")
-    size, jobs = reads.queue_page(r, name, page * QUEUE_PAGE, QUEUE_PAGE)
-    if name not in totals.queue_names and size == 0:
+    listing = reads.queue_page(r, name, page * QUEUE_PAGE, QUEUE_PAGE)
+    if name not in totals.queue_names and listing.size == 0:
         abort(404, f"There is no queue named {name!r}.")
     return render_template(
-        "queue.html", totals=totals, name=name, size=size, jobs=jobs, page=page,
-        per_page=QUEUE_PAGE,
+        "queue.html", totals=totals, name=name, size=listing.size, jobs=listing.jobs,
+        paused=listing.paused, page=page, per_page=QUEUE_PAGE,
     )  # fmt: skip
 
 
@@ -150,3 +151,21 @@ def schedule_list() -> str:
     r = resque()
     totals = reads.totals(r)
     return render_template("schedule.html", totals=totals, listing=schedule.listing(r, totals.now))
+
+
+@blueprint.get("/jobs")
+def job_lookup() -> Response | str:
+    """The lookup form; ``?id=`` (what the form sends) redirects to that job's page."""
+    wanted = request.args.get("id", "").strip()
+    if wanted:
+        return redirect(url_for("pages.job_status", job_id=wanted))
+    return render_template("job_lookup.html", totals=reads.totals(resque()))
+
+
+@blueprint.get("/jobs/<path:job_id>")
+def job_status(job_id: str) -> str:
+    r = resque()
+    totals = reads.totals(r)
+    status = jobstatus.lookup(r, job_id)
+    return render_template("job_status.html", totals=totals, job_id=job_id, status=status,
+                           failed_search=jobstatus.FAILED_SEARCH)  # fmt: skip

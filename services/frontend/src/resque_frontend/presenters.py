@@ -24,6 +24,8 @@ SECTIONS = {
     "delayed_list": "delayed",
     "delayed_timestamp": "delayed",
     "schedule_list": "schedule",
+    "job_lookup": "jobs",
+    "job_status": "jobs",
 }
 
 

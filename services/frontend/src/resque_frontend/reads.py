@@ -37,6 +37,7 @@ class QueueRow:
     p50: float | None = None  # job run time quantiles from the workers' histogram
     p95: float | None = None
     jobs_timed: int = 0
+    paused: bool = False  # resque-pause's pause:queue:<q> key is set
 
 
 def quantile(q: float, buckets: list[tuple[str, int]]) -> float | None:
@@ -95,31 +96,43 @@ def totals(resque: Resque) -> Totals:
 
 
 def queue_rows(resque: Resque, names: list[str], now: float) -> list[QueueRow]:
-    """Size, latency (age of the head job, when it carries ``enqueued_at``) and run-time
-    quantiles (from the duration histogram our workers keep)."""
+    """Size, latency (age of the head job, when it carries ``enqueued_at``), run-time
+    quantiles (from the duration histogram our workers keep) and paused state, in one
+    pipeline."""
     pipe = resque.redis.pipeline(transaction=False)
     for name in names:
         pipe.llen(resque.keys.queue(name))
         pipe.lindex(resque.keys.queue(name), 0)
         pipe.hgetall(resque.keys.durations(name))
+        pipe.exists(resque.keys.paused_queue(name))
     results = pipe.execute()
     rows = []
     for n, name in enumerate(names):
-        size, head, durations = results[3 * n : 3 * n + 3]
+        size, head, durations, paused = results[4 * n : 4 * n + 4]
         enqueued = enqueued_at(head)
         latency = None if enqueued is None else max(0.0, now - enqueued)
         buckets, _, timed = cumulative(durations)
         rows.append(QueueRow(name, int(size), latency, quantile(0.5, buckets),
-                             quantile(0.95, buckets), timed))  # fmt: skip
+                             quantile(0.95, buckets), timed, bool(paused)))  # fmt: skip
     return rows
 
 
-def queue_page(resque: Resque, name: str, start: int, count: int) -> tuple[int, list[QueuedJob]]:
+@dataclass(frozen=True)
+class QueuePage:
+    size: int
+    jobs: list[QueuedJob]
+    paused: bool
+
+
+def queue_page(resque: Resque, name: str, start: int, count: int) -> QueuePage:
+    """The queue's size, ``count`` jobs from ``start`` and its paused state: one round trip."""
     pipe = resque.redis.pipeline(transaction=False)
     pipe.llen(resque.keys.queue(name))
     pipe.lrange(resque.keys.queue(name), start, start + count - 1)
-    size, raw = pipe.execute()
-    return int(size), [QueuedJob.decode(start + i, item) for i, item in enumerate(texts(raw))]
+    pipe.exists(resque.keys.paused_queue(name))
+    size, raw, paused = pipe.execute()
+    jobs = [QueuedJob.decode(start + i, item) for i, item in enumerate(texts(raw))]
+    return QueuePage(int(size), jobs, bool(paused))
 
 
 def worker_view(info: WorkerInfo, settings: Settings, now: float) -> WorkerView:

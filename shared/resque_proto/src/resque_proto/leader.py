@@ -1,13 +1,16 @@
 """resque-scheduler's leader lock (``resque_scheduler_master_lock``).
 
-The value is ``<hostname>:<pid>``, as Ruby's ``Lock::Base#value``; acquiring is
-``SET NX EX`` and renewing an ``EXPIRE`` that only the holder may do, so Ruby
-and Python schedulers on one Redis elect one leader between them.
+The value is ``<hostname>:<pid>`` as Ruby's ``Lock::Base#value``, plus a random
+token of ours: in containers every scheduler has the same pid, so a restarted
+container (same hostname) must not mistake its predecessor's lock for its own.
+Acquiring is ``SET NX EX`` and renewing an ``EXPIRE`` that only the holder may do,
+so Ruby and Python schedulers on one Redis elect one leader between them.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 
 import redis
@@ -32,7 +35,7 @@ return 0
 
 
 def lock_value() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class LeaderLock:

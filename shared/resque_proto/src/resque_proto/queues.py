@@ -92,7 +92,7 @@ class Queues:
         """Resque.remove_queue: forget the queue and drop its jobs."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.srem(self.keys.queues, name)
-        pipe.delete(self.keys.queue(name))
+        pipe.delete(self.keys.queue(name), self.keys.paused_queue(name))
         pipe.execute()
 
     def remove_jobs(self, name: str, class_name: str, args: list[Any] | None = None) -> int:
