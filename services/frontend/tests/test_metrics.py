@@ -167,8 +167,9 @@ def test_schedule_lag_histogram_accumulates_the_stored_buckets(
     assert empty[("resque_schedule_lag_seconds_count", ())] == 0
     assert empty[("resque_delayed_jobs", ())] == 0
     # the non-cumulative format of resque_proto.histogram, as the scheduler's move writes it
-    stored = {"0.5": 3, "5.0": 1, "+Inf": 2, "sum": "7201.25", "count": 6}
-    redis_client.hset(resque.keys.schedule_lag, mapping=stored)
+    stored: dict[str, str | int] = {"0.5": 3, "5.0": 1, "+Inf": 2, "sum": "7201.25", "count": 6}
+    for field, value in stored.items():
+        redis_client.hset(resque.keys.schedule_lag, field, value)
     values = scrape(client)
     expected = {0.25: 0, 0.5: 3, 1.0: 3, 5.0: 4, 3600.0: 4}
     for bound, count in expected.items():
