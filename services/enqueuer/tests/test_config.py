@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert not config.auth_required
     assert (config.max_body_bytes, config.max_batch) == (1024 * 1024, 1000)
     assert config.max_delay == 5 * 365 * 24 * 3600
+    assert config.status_ttl == 86_400
 
 
 def test_values_are_read() -> None:
@@ -33,6 +34,7 @@ def test_values_are_read() -> None:
             "ENQUEUER_IDEMPOTENCY_TTL": "60",
             "ENQUEUER_MAX_DELAY": "86400",
             "ENQUEUER_REDIS_TIMEOUT": "0.25",
+            "RESQUE_STATUS_TTL": "3600",
         }
     )
 
@@ -43,6 +45,11 @@ def test_values_are_read() -> None:
     assert (config.max_body_bytes, config.max_batch, config.idempotency_ttl) == (2048, 50, 60)
     assert config.max_delay == 86400
     assert config.redis_timeout == 0.25
+    assert config.status_ttl == 3600
+
+
+def test_a_status_expiry_of_0_turns_statuses_off() -> None:
+    assert Config.from_env({"RESQUE_STATUS_TTL": "0"}).status_ttl == 0
 
 
 @pytest.mark.parametrize(
@@ -55,6 +62,9 @@ def test_values_are_read() -> None:
         ("ENQUEUER_MAX_DELAY", "0"),
         ("ENQUEUER_REDIS_TIMEOUT", "nan"),
         ("ENQUEUER_REDIS_TIMEOUT", "inf"),
+        ("RESQUE_STATUS_TTL", "-1"),
+        ("RESQUE_STATUS_TTL", "1d"),
+        ("RESQUE_STATUS_TTL", "1.5"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

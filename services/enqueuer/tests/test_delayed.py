@@ -42,14 +42,19 @@ def delayed_payload(job_id: str) -> str:
 
 
 def assert_filed(redis_client: redis.Redis, second: int, payloads: list[str]) -> None:
-    """Exactly resque-scheduler's keys: the schedule, one list, one set per payload."""
+    """Exactly resque-scheduler's keys (the schedule, one list, one set per payload), and
+    our ``scheduled`` status of each job."""
     schedule = redis_client.zrange("resque:delayed_queue_schedule", 0, -1, withscores=True)
     assert schedule == [(str(second).encode(), float(second))]
     assert redis_client.lrange(f"resque:delayed:{second}", 0, -1) == [p.encode() for p in payloads]
+    statuses = {f"resque:pyresque:status:{json.loads(payload)['id']}" for payload in payloads}
     for payload in payloads:
         members = redis_client.smembers(f"resque:timestamps:{payload}")
         assert members == {f"delayed:{second}".encode()}
-    expected = {"resque:delayed_queue_schedule", f"resque:delayed:{second}"}
+    for key in statuses:
+        status = json.loads(redis_client.get(key) or "{}")
+        assert (status["state"], status["scheduled_for"]) == ("scheduled", second)
+    expected = {"resque:delayed_queue_schedule", f"resque:delayed:{second}", *statuses}
     expected |= {f"resque:timestamps:{payload}" for payload in payloads}
     assert set(texts(redis_client.keys("*"))) == expected
 

@@ -23,7 +23,13 @@ def test_help_lists_every_variable() -> None:
     result = launch("--help")
 
     assert result.returncode == 0
-    for name in ("PORT", "WEB_CONCURRENCY", "ENQUEUER_TOKENS_FILE", "ENQUEUER_MAX_BATCH"):
+    for name in (
+        "PORT",
+        "WEB_CONCURRENCY",
+        "ENQUEUER_TOKENS_FILE",
+        "ENQUEUER_MAX_BATCH",
+        "RESQUE_STATUS_TTL",
+    ):
         assert name in result.stdout
 
 
@@ -32,6 +38,13 @@ def test_a_bad_setting_stops_the_launch_with_its_name() -> None:
 
     assert result.returncode == 2
     assert "ENQUEUER_MAX_BATCH" in result.stderr
+
+
+def test_a_bad_status_expiry_stops_the_launch_with_its_name() -> None:
+    result = launch(RESQUE_STATUS_TTL="-5")
+
+    assert result.returncode == 2
+    assert "RESQUE_STATUS_TTL" in result.stderr
 
 
 def test_gunicorn_gets_our_config_module_and_extra_arguments() -> None:

@@ -36,6 +36,8 @@ See docs/api.md. Environment:
   ENQUEUER_REDIS_TIMEOUT      Redis connect/socket timeout, seconds (default 2)
   ENQUEUER_READY_TIMEOUT      /readyz PING timeout, seconds (default 0.5)
   ENQUEUER_RETRY_AFTER        Retry-After seconds on 503 (default 1)
+  RESQUE_STATUS_TTL           seconds a job's status (GET /jobs/{id}) is kept after its
+                              last change (default 86400; 0: write none)
   ENQUEUER_GRACEFUL_TIMEOUT   seconds to finish in-flight requests on TERM (default 30)
   ENQUEUER_WORKER_CONNECTIONS concurrent connections per worker (default 1000)
   ENQUEUER_LOG_LEVEL          default info

@@ -8,7 +8,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from resque_enqueuer import health, jobs, metrics, openapi, problems
+from resque_enqueuer import health, job_status, jobs, metrics, openapi, problems
 from resque_enqueuer.config import Config
 from resque_enqueuer.services import EXTENSION, Services
 
@@ -27,12 +27,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.after_request(echo_request_id)
     metrics.install(app)
     problems.install(app, config.retry_after)
-    for blueprint in (jobs.blueprint, health.blueprint, openapi.blueprint):
+    for blueprint in (jobs.blueprint, job_status.blueprint, health.blueprint, openapi.blueprint):
         app.register_blueprint(blueprint)
     if not config.auth_required:
         log.warning(
             "no ENQUEUER_TOKENS or ENQUEUER_TOKENS_FILE configured: "
-            "anyone who can reach this service can enqueue jobs"
+            "anyone who can reach this service can enqueue jobs and read their statuses"
         )
     return app
 

@@ -11,9 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from resque_enqueuer.envvars import ConfigError, comma_list, positive_float, positive_int
+from resque_enqueuer.envvars import (
+    ConfigError,
+    comma_list,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import DEFAULT_NAMESPACE
+from resque_proto.status import DEFAULT_TTL as DEFAULT_STATUS_TTL
+from resque_proto.status import TTL_ENV as STATUS_TTL_ENV
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_BATCH = 1000
@@ -38,6 +46,7 @@ class Config:
     redis_timeout: float = DEFAULT_REDIS_TIMEOUT
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     retry_after: int = DEFAULT_RETRY_AFTER
+    status_ttl: int = DEFAULT_STATUS_TTL  # seconds a job status lives; 0: none written
 
     @property
     def auth_required(self) -> bool:
@@ -59,6 +68,7 @@ class Config:
             redis_timeout=positive_float(env, "ENQUEUER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT),
             ready_timeout=positive_float(env, "ENQUEUER_READY_TIMEOUT", DEFAULT_READY_TIMEOUT),
             retry_after=positive_int(env, "ENQUEUER_RETRY_AFTER", DEFAULT_RETRY_AFTER),
+            status_ttl=non_negative_int(env, STATUS_TTL_ENV, DEFAULT_STATUS_TTL),
         )
 
 

@@ -10,7 +10,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "ServerSettings", "comma_list", "positive_float", "positive_int"]
+__all__ = [
+    "ConfigError",
+    "ServerSettings",
+    "comma_list",
+    "non_negative_int",
+    "positive_float",
+    "positive_int",
+]
 
 
 class ConfigError(ValueError):
@@ -42,16 +49,28 @@ def comma_list(value: str) -> tuple[str, ...]:
 
 
 def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = integer(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name}: must be positive, got {value}")
+    return value
+
+
+def non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number, 0 or more (0 usually meaning "off")."""
+    value = integer(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name}: must be 0 or more, got {value}")
+    return value
+
+
+def integer(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError:
         raise ConfigError(f"{name}: {raw!r} is not an integer") from None
-    if value <= 0:
-        raise ConfigError(f"{name}: must be positive, got {value}")
-    return value
 
 
 def positive_float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -1,12 +1,12 @@
 """``Idempotency-Key``: a retried request returns the first answer, enqueues nothing.
 
 The first answer is stored under ``r.keys.idempotency(...)`` by the same Lua
-script that pushes the jobs and files the delayed ones, so all of it happens
-together or not at all: there is no moment at which the jobs are queued but the
-answer is not stored (a crash or timeout between two separate commands would
-otherwise let a retry enqueue the jobs twice). The stored record expires after
-``ENQUEUER_IDEMPOTENCY_TTL`` seconds (default 24 h): a retry after that window
-enqueues again.
+script that pushes the jobs, files the delayed ones and writes their statuses,
+so all of it happens together or not at all: there is no moment at which the
+jobs are queued but the answer is not stored (a crash or timeout between two
+separate commands would otherwise let a retry enqueue the jobs twice). The
+stored record expires after ``ENQUEUER_IDEMPOTENCY_TTL`` seconds (default 24 h):
+a retry after that window enqueues again.
 
 Keys are scoped per caller (per bearer token), and the record remembers a
 fingerprint of the request: reusing a key for a different request is a 409,
@@ -38,18 +38,23 @@ PUSH_ONCE_LUA = (
     TYPE_GUARD_LUA
     + """
 -- KEYS: [1] idempotency record, [2] queues set, [3] delayed_queue_schedule, then
---   queue:<q> per queue, delayed:<ts> per second, timestamps:<payload> per delayed payload
--- ARGV: [1] ttl, [2] record, [3] number of queues, [4] number of seconds, then
+--   queue:<q> per queue, delayed:<ts> per second, timestamps:<payload> per delayed
+--   payload, pyresque:status:<id> per job status
+-- ARGV: [1] ttl, [2] record, [3] number of queues, [4] number of seconds,
+--   [5] status expiry (s), [6] number of statuses, then
 --   per queue (same order as its KEYS): name, payload count, payloads...;
 --   per second (same order as its KEYS): ts, payload count, payloads... (the
---   timestamps:<payload> KEYS follow these payloads in this order)
+--   timestamps:<payload> KEYS follow these payloads in this order);
+--   the status bodies (same order as their KEYS)
 local first_second = 4 + tonumber(ARGV[3])
 local first_payload = first_second + tonumber(ARGV[4])
+local first_status = #KEYS - tonumber(ARGV[6]) + 1
 expect(KEYS[1], 'string')
 expect(KEYS[2], 'set')
 expect(KEYS[3], 'zset')
 for k = 4, first_payload - 1 do expect(KEYS[k], 'list') end
-for k = first_payload, #KEYS do expect(KEYS[k], 'set') end
+for k = first_payload, first_status - 1 do expect(KEYS[k], 'set') end
+for k = first_status, #KEYS do expect(KEYS[k], 'string') end
 local previous = redis.call('GET', KEYS[1])
 if previous then return previous end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
@@ -63,7 +68,7 @@ local function push(key, first, count)
   return last + 1
 end
 
-local at = 5
+local at = 7
 for k = 4, first_second - 1 do
   redis.call('SADD', KEYS[2], ARGV[at])
   at = push(KEYS[k], at + 2, tonumber(ARGV[at + 1]))
@@ -77,6 +82,10 @@ for k = first_second, first_payload - 1 do
     index = index + 1
   end
   redis.call('ZADD', KEYS[3], ts, ts)
+end
+for k = first_status, #KEYS do
+  redis.call('SET', KEYS[k], ARGV[at], 'EX', ARGV[5])
+  at = at + 1
 end
 return false
 """.replace("CHUNK", str(PUSH_CHUNK))
@@ -118,9 +127,10 @@ def fingerprint(endpoint: str, body: Any) -> str:
 class IdempotentPush:
     """Write jobs and store the answer atomically, unless the key was seen."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, ttl: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, ttl: int, status_ttl: int = 0) -> None:
         self.keys = keys
         self.ttl = ttl
+        self.status_ttl = status_ttl
         self._script = client.register_script(PUSH_ONCE_LUA)
 
     def push_once(
@@ -136,11 +146,15 @@ class IdempotentPush:
         stored = json.dumps({"fingerprint": fingerprint, "status": status, "body": answer})
         queues = writes.ready_by_queue()
         seconds = writes.delayed_by_second()
-        args: list[str | int] = [self.ttl, stored, len(queues), len(seconds)]
+        statuses = writes.statuses if self.status_ttl > 0 else []
+        args: list[str | int] = [
+            self.ttl, stored, len(queues), len(seconds), self.status_ttl, len(statuses)
+        ]  # fmt: skip
         for queue, payloads in queues.items():
             args += [queue, len(payloads), *payloads]
         for second, payloads in seconds.items():
             args += [second, len(payloads), *payloads]
+        args += [status.body for status in statuses]
         keys = [
             record,
             self.keys.queues,
@@ -148,6 +162,7 @@ class IdempotentPush:
             *(self.keys.queue(queue) for queue in queues),
             *(self.keys.delayed(second) for second in seconds),
             *(self.keys.delayed_timestamps(p) for payloads in seconds.values() for p in payloads),
+            *(self.keys.status(status.job_id) for status in statuses),
         ]
         previous = self._script(keys=keys, args=args)
         if previous is None:

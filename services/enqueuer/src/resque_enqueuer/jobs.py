@@ -28,8 +28,10 @@ from resque_enqueuer.validation import (
 )
 from resque_enqueuer.writes import Writes, write_all
 from resque_proto.delayed_payload import encode_delayed_payload
-from resque_proto.jobs import JOB_ID_KEY, new_job_metadata
-from resque_proto.payload import encode_payload
+from resque_proto.jobs import JOB_ID_KEY, StatusWrite, new_job_metadata
+from resque_proto.payload import Job, encode_payload
+from resque_proto.retry import RETRY_KEY
+from resque_proto.status import QUEUED, SCHEDULED, status_json
 
 blueprint = Blueprint("jobs", __name__)
 
@@ -83,11 +85,11 @@ def check_allowed(specs: list[JobSpec], prefix_items: bool = False) -> None:
 def write(
     specs: list[JobSpec], key: str | None, endpoint: str, document: Any, single: bool
 ) -> Response:
-    writes, stored = encode_all(specs, single)
-    answer = stored[0] if single else {"jobs": stored}
     resque = services().resque
+    writes, stored = encode_all(specs, single, resque.status_ttl)
+    answer = stored[0] if single else {"jobs": stored}
     if key is None:
-        write_all(resque.redis, resque.keys, writes)
+        write_all(resque.redis, resque.keys, writes, resque.status_ttl)
         metrics.jobs_written(len(writes), len(writes.delayed))
         return accepted(answer, replayed=False)
     record = idempotency.record_name(resque.keys, g.principal, key)
@@ -100,30 +102,46 @@ def write(
     return accepted(replay.body, replayed=True, status=replay.status)
 
 
-def encode_all(specs: list[JobSpec], single: bool) -> tuple[Writes, list[dict[str, Any]]]:
-    """The payloads to write, and the jobs as the answer shows them."""
+def encode_all(
+    specs: list[JobSpec], single: bool, status_ttl: int = 0
+) -> tuple[Writes, list[dict[str, Any]]]:
+    """The payloads (and statuses, unless ``status_ttl`` is 0) to write, and the jobs as
+    the answer shows them."""
     writes = Writes()
     stored: list[dict[str, Any]] = []
     for index, spec in enumerate(specs):
         try:
-            stored.append(encode(spec, writes))
+            stored.append(encode(spec, writes, status_ttl > 0))
         except RecursionError:
             where = "args" if single else f"jobs[{index}].args"
             raise invalid([error(where, "is nested too deeply")]) from None
     return writes, stored
 
 
-def encode(spec: JobSpec, writes: Writes) -> dict[str, Any]:
-    """Add the job's payload to ``writes``; return the job as the answer shows it."""
+def encode(spec: JobSpec, writes: Writes, with_status: bool = False) -> dict[str, Any]:
+    """Add the job's payload (and status) to ``writes``; return the job as the answer
+    shows it."""
     shown = {"queue": spec.queue, "class": spec.class_name, "args": spec.args}
     extras = new_job_metadata()
+    job_id: str = extras[JOB_ID_KEY]
+    retry = {RETRY_KEY: spec.retry} if spec.retry is not None else {}
     if spec.due is None:
-        writes.ready.append((spec.queue, encode_payload(spec.class_name, spec.args, extras)))
-        return {**shown, **extras}
-    job_id = extras[JOB_ID_KEY]
-    payload = encode_delayed_payload(spec.queue, spec.class_name, spec.args, job_id)
+        payload = encode_payload(spec.class_name, spec.args, {**extras, **retry})
+        writes.ready.append((spec.queue, payload))
+        if with_status:
+            writes.statuses.append(status(spec, job_id, QUEUED))
+        return {**shown, **extras, **retry}
+    payload = encode_delayed_payload(spec.queue, spec.class_name, spec.args, job_id, retry)
     writes.delayed.append((spec.due, payload))
-    return {**shown, JOB_ID_KEY: job_id, "scheduled_for": scheduled_for(spec.due)}
+    if with_status:
+        writes.statuses.append(status(spec, job_id, SCHEDULED, scheduled_for=spec.due))
+    return {**shown, JOB_ID_KEY: job_id, "scheduled_for": scheduled_for(spec.due), **retry}
+
+
+def status(spec: JobSpec, job_id: str, state: str, **fields: Any) -> StatusWrite:
+    """The status the worker and scheduler would write for this new job."""
+    job = Job(class_name=spec.class_name, args=spec.args)
+    return StatusWrite(job_id, status_json(job, job_id, spec.queue, state, **fields))
 
 
 def accepted(answer: Any, replayed: bool, status: int = 202) -> Response:

@@ -17,6 +17,8 @@ from resque_enqueuer.config import Config
 from resque_enqueuer.services import services
 from resque_enqueuer.timing import EXAMPLE
 from resque_proto.payload import CLASS_NAME, MAX_CLASS_NAME, QUEUE_NAME
+from resque_proto.retry import BACKOFFS, MAX_DELAY, MAX_LIMIT
+from resque_proto.status import FAILED, MAX_ID_LENGTH, QUEUED, RUNNING, SCHEDULED, SUCCEEDED
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -75,12 +77,14 @@ def schemas(config: Config) -> dict[str, Any]:
                 "whole second (0 enqueues at once). Not with run_at.",
                 "examples": [3600, 0.5],
             },
+            "retry": ref("RetryPolicy"),
         },
         "not": {"required": ["run_at", "delay_seconds"]},
         "examples": [
             {"queue": "file_serve", "class": "Archive", "args": [44]},
             {"queue": "file_serve", "class": "Archive", "args": [44], "delay_seconds": 3600},
             {"queue": "file_serve", "class": "Archive", "args": [44], "run_at": EXAMPLE},
+            {"queue": "file_serve", "class": "Archive", "args": [44], "retry": RETRY_EXAMPLE},
         ],
     }
     enqueued = {
@@ -102,6 +106,7 @@ def schemas(config: Config) -> dict[str, Any]:
                 "description": "only for a delayed job: the whole second (UTC) it is filed "
                 "under, the time asked for rounded up",
             },
+            "retry": {**ref("RetryPolicy"), "description": "the retry object sent, if any"},
         },
         "oneOf": [{"required": ["enqueued_at"]}, {"required": ["scheduled_for"]}],
         "examples": [
@@ -137,6 +142,12 @@ def schemas(config: Config) -> dict[str, Any]:
             "request_id": {"type": "string"},
             "errors": {"type": "array", "items": ref("FieldError")},
             "max_body_bytes": {"type": "integer"},
+            "id": {"type": "string", "description": "404 of GET /jobs/{id}: the id asked for"},
+            "state": {
+                "type": "string",
+                "enum": ["unknown"],
+                "description": "404 of GET /jobs/{id}: no status is stored for the id",
+            },
         },
     }
     return {
@@ -155,6 +166,8 @@ def schemas(config: Config) -> dict[str, Any]:
             },
         },
         "EnqueuedJob": enqueued,
+        "RetryPolicy": retry_policy(),
+        "JobStatus": job_status(),
         "BatchAnswer": {
             "type": "object",
             "required": ["jobs"],
@@ -168,6 +181,179 @@ def schemas(config: Config) -> dict[str, Any]:
             "properties": {"status": {"type": "string"}},
         },
     }
+
+
+RETRY_EXAMPLE = {"limit": 3, "delay": 5, "backoff": "exponential", "retry_exceptions": ["OSError"]}
+
+
+def retry_policy() -> dict[str, Any]:
+    seconds = {"type": "number", "minimum": 0, "maximum": MAX_DELAY}
+    names = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "this job's retry policy, overriding its class's (resque-retry's "
+        "names); stored in the payload as sent. No member is required: {} means no retry.",
+        "properties": {
+            "limit": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_LIMIT,
+                "default": 0,
+                "description": "retries after the first attempt (resque-retry's retry_limit)",
+            },
+            "delay": {
+                **seconds,
+                "default": 0,
+                "description": "seconds before a retry; with exponential backoff, before "
+                "the first one (doubling after each, jittered by +/-25%)",
+            },
+            "backoff": {
+                "default": "fixed",
+                "description": "fixed (every retry after delay), exponential, or the delays "
+                "in seconds of the 1st, 2nd, ... retry (the last repeats)",
+                "oneOf": [
+                    {"type": "string", "enum": list(BACKOFFS)},
+                    {"type": "array", "minItems": 1, "items": seconds},
+                ],
+            },
+            "retry_exceptions": {
+                **names,
+                "description": "retry only these exceptions (class or any base class, by "
+                "name: OSError, mypkg.errors.Flaky); absent: any exception",
+            },
+            "fatal_exceptions": {
+                **names,
+                "description": "never retry these (class or any base class, by name)",
+            },
+        },
+        "examples": [
+            RETRY_EXAMPLE,
+            {"limit": 2, "backoff": [10, 60]},
+            {"limit": 5, "delay": 30, "fatal_exceptions": ["mypkg.errors.BadInput"]},
+        ],
+    }
+
+
+STATUS_EXAMPLES = [
+    {
+        "id": "be557930aa0242e3bb108afb512659a8",
+        "state": QUEUED,
+        "queue": "file_serve",
+        "class": "Archive",
+        "updated_at": 1795814805.852684,
+    },
+    {
+        "id": "3189a282834d41eb863a8a7c1044df6f",
+        "state": SCHEDULED,
+        "queue": "file_serve",
+        "class": "Archive",
+        "updated_at": 1795814805.852684,
+        "scheduled_for": 1795818406,
+    },
+    {
+        "id": "be557930aa0242e3bb108afb512659a8",
+        "state": RUNNING,
+        "queue": "file_serve",
+        "class": "Archive",
+        "updated_at": 1795814806.0123,
+        "worker": "host-1:4242:file_serve",
+        "started_at": 1795814806.0123,
+    },
+    {
+        "id": "be557930aa0242e3bb108afb512659a8",
+        "state": SUCCEEDED,
+        "queue": "file_serve",
+        "class": "Archive",
+        "updated_at": 1795814806.25321,
+        "duration": 0.240901,
+    },
+    {
+        "id": "be557930aa0242e3bb108afb512659a8",
+        "state": FAILED,
+        "queue": "file_serve",
+        "class": "Archive",
+        "updated_at": 1795814806.25321,
+        "attempt": 4,
+        "failure": {
+            "failed_at": "2026/11/27 18:40:06 UTC",
+            "payload": {"class": "Archive", "args": [44]},
+            "exception": "OSError",
+            "error": "disk full",
+            "backtrace": ["jobs.py:12:in `perform'"],
+            "worker": "host-1:4242:file_serve",
+            "queue": "file_serve",
+            "attempts": 4,
+        },
+    },
+]
+
+
+def job_status() -> dict[str, Any]:
+    epoch = {"type": "number", "description": "Unix epoch seconds"}
+    return {
+        "type": "object",
+        "required": ["id", "state", "queue", "class", "updated_at"],
+        "description": "the job's status as stored (docs/protocol.md, section 9)",
+        "properties": {
+            "id": {"type": "string"},
+            "state": {"type": "string", "enum": [QUEUED, SCHEDULED, RUNNING, SUCCEEDED, FAILED]},
+            "queue": {"type": "string"},
+            "class": {"type": "string"},
+            "updated_at": epoch,
+            "scheduled_for": {**epoch, "description": "scheduled: the second it is due"},
+            "worker": {"type": "string", "description": "running: the worker's id"},
+            "started_at": {**epoch, "description": "running: when the attempt started"},
+            "duration": {"type": "number", "description": "succeeded: seconds it ran"},
+            "attempt": {
+                "type": "integer",
+                "description": "the attempt (2 and up; the next one for a scheduled retry)",
+            },
+            "failure": {"type": "object", "description": "failed: the failure record"},
+        },
+        "examples": STATUS_EXAMPLES,
+    }
+
+
+def job_status_operation(config: Config) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "the job's status, as stored",
+            "headers": {
+                "Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}},
+            },
+            "content": {"application/json": {"schema": ref("JobStatus")}},
+        },
+        "404": problem_response(
+            'no status for this id (never enqueued with one, expired, or not an id): "state" '
+            'is "unknown"'
+        ),
+        "503": problem_response("Redis unreachable or timed out", RETRY_AFTER),
+    }
+    if config.auth_required:
+        responses["401"] = problem_response("missing or invalid bearer token")
+    operation: dict[str, Any] = {
+        "summary": "A job's status by id",
+        "description": "queued, scheduled, running, succeeded or failed, kept "
+        f"{config.status_ttl} s after the job's last change (RESQUE_STATUS_TTL)"
+        if config.status_ttl > 0
+        else "this service writes no statuses (RESQUE_STATUS_TTL=0): a job is unknown "
+        "until a worker that writes them takes it",
+        "parameters": [
+            {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "description": "the id answered by POST /jobs (longer ids are unknown)",
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+                "examples": {"job": {"value": "be557930aa0242e3bb108afb512659a8"}},
+            }
+        ],
+        "responses": responses,
+    }
+    if config.auth_required:
+        operation["security"] = [{"bearerAuth": []}]
+    return operation
 
 
 def enqueue_operation(
@@ -253,6 +439,7 @@ def document(config: Config) -> dict[str, Any]:
                     config, "Enqueue many jobs atomically", "BatchRequest", "BatchAnswer"
                 )
             },
+            "/jobs/{id}": {"get": job_status_operation(config)},
             "/healthz": {"get": status_operation("The process is up (no Redis call)", False)},
             "/readyz": {"get": status_operation("Redis answers PING", True)},
             "/openapi.json": {

@@ -33,7 +33,7 @@ class Services:
             socket_timeout=config.redis_timeout,
             connect_timeout=config.redis_timeout,
         )
-        resque = Resque(client, config.namespace)
+        resque = Resque(client, config.namespace, status_ttl=config.status_ttl)
         ready_client = connect(
             config.redis_url,
             socket_timeout=config.ready_timeout,
@@ -42,7 +42,9 @@ class Services:
         return cls(
             config=config,
             resque=resque,
-            idempotent=IdempotentPush(client, resque.keys, config.idempotency_ttl),
+            idempotent=IdempotentPush(
+                client, resque.keys, config.idempotency_ttl, config.status_ttl
+            ),
             ready_client=ready_client,
         )
 

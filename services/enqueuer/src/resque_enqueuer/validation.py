@@ -15,9 +15,11 @@ from resque_enqueuer.problems import Problem
 from resque_enqueuer.timing import DELAY, RUN_AT, Horizon, requested_delay, requested_run_at
 from resque_proto.errors import ValidationError
 from resque_proto.payload import validate_args, validate_class, validate_queue
+from resque_proto.retry import RETRY_KEY, policy_from
 
-JOB_FIELDS = ("queue", "class", "args", RUN_AT, DELAY)
-OPTIONAL_FIELDS = ("args", RUN_AT, DELAY)
+JOB_FIELDS = ("queue", "class", "args", RUN_AT, DELAY, RETRY_KEY)
+OPTIONAL_FIELDS = ("args", RUN_AT, DELAY, RETRY_KEY)
+EXCEPTION_LISTS = ("retry_exceptions", "fatal_exceptions")
 BATCH_FIELDS = ("jobs",)
 
 FieldError = dict[str, str]
@@ -29,6 +31,7 @@ class JobSpec:
     class_name: str
     args: list[Any]
     due: int | None  # the second a delayed job is filed under; None: enqueue now
+    retry: dict[str, Any] | None = None  # the job's retry object, as the client sent it
 
 
 def invalid(errors: list[FieldError]) -> Problem:
@@ -71,7 +74,13 @@ def check_job(
     if errors:
         return None, errors
     when = values.get(RUN_AT, values.get(DELAY, horizon.now))
-    spec = JobSpec(values["queue"], values["class"], values.get("args", []), horizon.due(when))
+    spec = JobSpec(
+        values["queue"],
+        values["class"],
+        values.get("args", []),
+        horizon.due(when),
+        values.get(RETRY_KEY),
+    )
     return spec, []
 
 
@@ -83,7 +92,42 @@ def field_checks(horizon: Horizon) -> list[tuple[str, Callable[[Any], Any]]]:
         ("args", validate_args),
         (RUN_AT, lambda value: requested_run_at(value, horizon)),
         (DELAY, lambda value: requested_delay(value, horizon)),
+        (RETRY_KEY, validate_retry),
     ]
+
+
+def validate_retry(value: Any) -> dict[str, Any]:
+    """A retry object: resque_proto's policy rules, plus the JSON shape the API documents
+    (exception names only as lists of strings). Returned as sent, to be stored so, except
+    that a whole ``limit`` written as a float (``3.0``) becomes an integer, as the worker
+    needs (JSON, and JSON Schema's ``integer``, do not tell them apart)."""
+    if not isinstance(value, dict):
+        raise ValidationError(RETRY_KEY, f"must be a JSON object, got {json_type(value)}")
+    settings: dict[str, Any] = value
+    if "backoff" in settings and settings["backoff"] is None:  # policy_from reads null as "fixed"
+        raise ValidationError(
+            f"{RETRY_KEY}.backoff", "must be fixed, exponential or a list of delays"
+        )
+    for name in EXCEPTION_LISTS:
+        names = settings.get(name)
+        if name in settings and not isinstance(names, list):
+            raise ValidationError(f"{RETRY_KEY}.{name}", "must be a list of exception names")
+        for index, item in enumerate(names or []):
+            if isinstance(item, str) and not is_utf8(item):
+                raise ValidationError(f"{RETRY_KEY}.{name}[{index}]", "is not valid UTF-8")
+    limit = settings.get("limit")
+    if isinstance(limit, float) and limit.is_integer():  # 3.0 is the integer 3 in JSON
+        settings = {**settings, "limit": int(limit)}
+    policy_from(settings, prefix=f"{RETRY_KEY}.")
+    return settings
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_job(body: Any, horizon: Horizon) -> JobSpec:

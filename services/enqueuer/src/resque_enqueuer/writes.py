@@ -2,7 +2,8 @@
 
 Jobs to run now are pushed as ``Resque.enqueue`` does; delayed jobs are filed
 as resque-scheduler's ``delayed_push`` does (docs/protocol.md, section 8). A
-batch may hold both, and both go in the same transaction.
+batch may hold both, and both go in the same transaction, with every job's
+status (``queued`` or ``scheduled``, docs/protocol.md, section 9).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TypeVar
 
 import redis
 
+from resque_proto.jobs import StatusWrite
 from resque_proto.keys import Keys
 
 Group = TypeVar("Group", str, int)
@@ -24,6 +26,7 @@ class Writes:
 
     ready: list[tuple[str, str]] = field(default_factory=list)  # (queue, payload)
     delayed: list[tuple[int, str]] = field(default_factory=list)  # (due second, payload)
+    statuses: list[StatusWrite] = field(default_factory=list)  # empty when statuses are off
 
     def __len__(self) -> int:
         return len(self.ready) + len(self.delayed)
@@ -42,7 +45,7 @@ def grouped(pairs: Iterable[tuple[Group, str]]) -> dict[Group, list[str]]:
     return groups
 
 
-def write_all(client: redis.Redis, keys: Keys, writes: Writes) -> None:
+def write_all(client: redis.Redis, keys: Keys, writes: Writes, status_ttl: int = 0) -> None:
     pipe = client.pipeline(transaction=True)
     queues = writes.ready_by_queue()
     if queues:
@@ -56,4 +59,7 @@ def write_all(client: redis.Redis, keys: Keys, writes: Writes) -> None:
             pipe.sadd(keys.delayed_timestamps(payload), f"delayed:{second}")
     if seconds:
         pipe.zadd(keys.delayed_schedule, {str(second): second for second in seconds})
+    if status_ttl > 0:
+        for status in writes.statuses:
+            pipe.set(keys.status(status.job_id), status.body, ex=status_ttl)
     pipe.execute()

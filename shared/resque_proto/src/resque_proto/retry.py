@@ -131,6 +131,8 @@ def policy_from(settings: Mapping[str, Any], prefix: str = "") -> RetryPolicy:
     if unknown:
         raise ValidationError(f"{prefix}{sorted(unknown)[0]}", "unknown retry setting")
     limit = settings.get("limit", 0)
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)  # 3.0 from a JSON producer that writes every number as a float
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
         raise ValidationError(f"{prefix}limit", f"must be a whole number from 0 to {MAX_LIMIT}")
     backoff = _backoff(settings.get("backoff"), f"{prefix}backoff")
