@@ -196,7 +196,7 @@ class Worker:
         attempt = attempt_of(job) if job else 1
         if outcome.ok:
             self.log.info("job done", extra=fields)
-            status = self.status(reserved, SUCCEEDED, duration=round(duration, 6))
+            status = self.status(reserved, job, SUCCEEDED, duration=round(duration, 6))
             return Settlement(reserved, duration, status=status)
         policy = self.retry_policy(job, job_class) if job and job_class else None
         if job and policy and policy.retries(outcome.names, attempt):
@@ -214,7 +214,7 @@ class Worker:
             queue=reserved.queue,
             attempts=attempt if policy and policy.limit else None,
         )
-        status = self.status(reserved, FAILED, failure=decode_json(record))
+        status = self.status(reserved, job, FAILED, failure=decode_json(record))
         return Settlement(reserved, duration, failure=record, status=status)
 
     def retry_policy(self, job: Job, job_class: type) -> RetryPolicy:
@@ -245,11 +245,15 @@ class Worker:
             },
         )  # fmt: skip
         payload = retry_payload(job, reserved.queue, attempt + 1)
-        status = self.status(reserved, SCHEDULED, scheduled_for=due, attempt=attempt + 1)
+        status = self.status(reserved, job, SCHEDULED, scheduled_for=due, attempt=attempt + 1)
         return Settlement(reserved, duration, status=status, retry=RetryLater(due, payload))
 
-    def status(self, reserved: Reserved, state: str, **fields: Any) -> StatusWrite | None:
-        return self.resque.jobs.status_of(reserved.queue, reserved.payload, state, **fields)
+    def status(
+        self, reserved: Reserved, job: Job | None, state: str, **fields: Any
+    ) -> StatusWrite | None:
+        if job is None:  # a payload that is not a job has no id to key a status by
+            return None
+        return self.resque.jobs.status_for(job, reserved.queue, state, **fields)
 
     def execute(self, reserved: Reserved, job: Job, job_class: type, title: str) -> Outcome | None:
         """Run the job in a child forked by the zygote; None means "put it back" (shutdown).

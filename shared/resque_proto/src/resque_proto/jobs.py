@@ -22,7 +22,7 @@ from resque_proto import timefmt
 from resque_proto.errors import MalformedPayload
 from resque_proto.histogram import bucket_field
 from resque_proto.keys import Keys
-from resque_proto.payload import decode_payload, encode_payload, validate_queue
+from resque_proto.payload import Job, decode_payload, encode_payload, validate_queue
 from resque_proto.status import QUEUED, STATUS_LUA, job_id_of, status_json
 from resque_proto.text import texts
 
@@ -223,6 +223,12 @@ class Jobs:
         try:
             job = decode_payload(payload)
         except MalformedPayload:
+            return None
+        return self.status_for(job, queue, state, **fields)
+
+    def status_for(self, job: Job, queue: str, state: str, **fields: Any) -> StatusWrite | None:
+        """The status of a job already decoded (None without an id, or with statuses off)."""
+        if self.status_ttl <= 0:
             return None
         job_id = job_id_of(job)
         if job_id is None:
