@@ -19,8 +19,8 @@ from typing import NoReturn
 
 import setproctitle
 
+from resque_proto import job_hooks as hooks
 from resque_proto.payload import Job
-from resque_worker import hooks
 from resque_worker.errors import TermException
 from resque_worker.outcome import SUCCESS, Outcome
 from resque_worker.registry import JobRegistry

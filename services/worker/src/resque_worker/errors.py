@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from resque_proto.job_hooks import DontPerform
 
-class DontPerform(Exception):
-    """Raised by a ``before_perform*`` hook: skip the job quietly (it counts as processed)."""
+__all__ = ["DirtyExit", "DontPerform", "TermException", "UnknownJobClass"]
 
 
 class TermException(BaseException):

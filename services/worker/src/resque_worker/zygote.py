@@ -29,9 +29,9 @@ import socket
 import sys
 from collections.abc import Sequence
 
+from resque_proto import job_hooks as hooks
 from resque_proto.errors import MalformedPayload
 from resque_proto.payload import decode_payload
-from resque_worker import hooks
 from resque_worker.child import child_main, die_with_parent
 from resque_worker.errors import UnknownJobClass
 from resque_worker.proctitle import ProcTitle

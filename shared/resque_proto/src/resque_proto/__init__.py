@@ -4,8 +4,13 @@ Everything about bytes in Redis lives here: key names (``keys``), payload JSON
 (``payload``), records and time formats (``records``, ``timefmt``), and the
 operations (``Resque``, one object per namespace). No web framework.
 
-    >>> from resque_proto import enqueue
-    >>> enqueue("file_serve", "Archive", 44)     # Resque.enqueue(Archive, 44)
+    >>> from resque_proto import enqueue, job
+    >>> @job(queue="file_serve")
+    ... class Archive:
+    ...     @staticmethod
+    ...     def perform(repo_id): ...
+    >>> Archive.enqueue(44).id                   # Resque.enqueue(Archive, 44)
+    >>> enqueue("file_serve", "Archive", 44)     # by name (resque_proto.producer)
 
 The names below are loaded on first use (PEP 562), so importing a redis-free
 module such as ``resque_proto.payload`` does not load redis-py (~20 MB): the
@@ -18,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from resque_proto.client import Resque, enqueue, enqueue_at, enqueue_in, enqueue_many
+    from resque_proto.client import Resque
     from resque_proto.connection import connect
     from resque_proto.errors import (
         FailureMoved,
@@ -28,6 +33,17 @@ if TYPE_CHECKING:
     )
     from resque_proto.jobs import Reserved
     from resque_proto.payload import Job, decode_payload, encode_payload
+    from resque_proto.producer import (
+        Enqueued,
+        ResqueJob,
+        enqueue,
+        enqueue_at,
+        enqueue_in,
+        enqueue_many,
+        enqueue_to,
+        inline,
+        job,
+    )
     from resque_proto.prune import PrunePolicy
     from resque_proto.queue_patterns import resolve_queues
     from resque_proto.recovery import Recovery
@@ -35,6 +51,7 @@ if TYPE_CHECKING:
     from resque_proto.workers import WorkerInfo
 
 _HOME = {
+    "Enqueued": "producer",
     "FailureMoved": "errors",
     "Job": "payload",
     "MalformedPayload": "errors",
@@ -43,19 +60,24 @@ _HOME = {
     "Recovery": "recovery",
     "Reserved": "jobs",
     "Resque": "client",
+    "ResqueJob": "producer",
     "ResqueProtoError": "errors",
     "ValidationError": "errors",
     "WorkerInfo": "workers",
     "connect": "connection",
     "decode_payload": "payload",
     "encode_payload": "payload",
-    "enqueue": "client",
-    "enqueue_at": "client",
-    "enqueue_in": "client",
-    "enqueue_many": "client",
+    "enqueue": "producer",
+    "enqueue_at": "producer",
+    "enqueue_in": "producer",
+    "enqueue_many": "producer",
+    "enqueue_to": "producer",
+    "inline": "producer",
+    "job": "producer",
     "resolve_queues": "queue_patterns",
 }
 __all__ = [
+    "Enqueued",
     "FailureMoved",
     "Job",
     "MalformedPayload",
@@ -64,6 +86,7 @@ __all__ = [
     "Recovery",
     "Reserved",
     "Resque",
+    "ResqueJob",
     "ResqueProtoError",
     "ValidationError",
     "WorkerInfo",
@@ -74,6 +97,9 @@ __all__ = [
     "enqueue_at",
     "enqueue_in",
     "enqueue_many",
+    "enqueue_to",
+    "inline",
+    "job",
     "resolve_queues",
 ]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, overload
 
 import redis
 
@@ -16,6 +16,20 @@ from resque_proto.failures import Failures
 from resque_proto.jobs import JOB_ID_KEY, Jobs, new_job_metadata
 from resque_proto.keys import Keys, namespace_from_env
 from resque_proto.payload import encode_payload
+from resque_proto.producer import (
+    Enqueued,
+    JobSpec,
+    Target,
+    delay_seconds,
+    enqueue,
+    enqueue_at,
+    enqueue_in,
+    enqueue_many,
+    enqueue_to,
+    resolve,
+    resolve_spec,
+    target_to,
+)
 from resque_proto.prune import PrunePolicy, prune_dead_workers
 from resque_proto.queues import Queues
 from resque_proto.recovery import Recovery
@@ -24,6 +38,10 @@ from resque_proto.stats import Stats
 from resque_proto.status import SCHEDULED, ttl_from_env
 from resque_proto.waiter import QueueWaiter
 from resque_proto.workers import Workers
+
+# The module-level functions live in resque_proto.producer (one shared client per
+# process, inline mode); importable from here as before.
+__all__ = ["Resque", "enqueue", "enqueue_at", "enqueue_in", "enqueue_many", "enqueue_to"]
 
 
 class Resque:
@@ -48,64 +66,137 @@ class Resque:
         self.delayed = Delayed(self.redis, self.keys, self.status_ttl)
         self.schedules = Schedules(self.redis, self.keys)
 
-    def enqueue(self, queue: str, class_name: str, *args: Any, metadata: bool = True) -> str:
-        """Resque.enqueue. With ``metadata`` the payload also carries an ``id`` and
-        ``enqueued_at`` (see docs/protocol.md: Ruby's dequeue-by-args can then no
-        longer remove it). Returns the payload written."""
+    # -- producing: see resque_proto.producer for the two call forms ----------------
+    @overload
+    def enqueue(self, job_class: type, /, *args: Any, metadata: bool = True) -> Enqueued: ...
+    @overload
+    def enqueue(
+        self, queue: str, job: type | str, /, *args: Any, metadata: bool = True
+    ) -> Enqueued: ...
+    def enqueue(self, first: type | str, /, *rest: Any, metadata: bool = True) -> Enqueued:
+        """Resque.enqueue: ``enqueue(Archive, 44)`` on the class's queue, or
+        ``enqueue("file_serve", "Archive", 44)``. With ``metadata`` the payload also
+        carries an ``id`` and ``enqueued_at`` (see docs/protocol.md: Ruby's
+        dequeue-by-args can then no longer remove it). Returns the payload written, an
+        ``Enqueued`` (a ``str`` with ``id`` and ``queue``). Never runs inline: only the
+        module-level functions and job class methods do."""
+        target, args = resolve(first, rest, "enqueue")
+        return self.enqueue_target(target, args, metadata)
+
+    def enqueue_to(
+        self, queue: str, job: type | str, /, *args: Any, metadata: bool = True
+    ) -> Enqueued:
+        """Resque.enqueue_to: on ``queue``, whatever the class's own queue."""
+        return self.enqueue_target(target_to(queue, job), args, metadata)
+
+    def enqueue_target(self, target: Target, args: Sequence[Any], metadata: bool) -> Enqueued:
         extras = new_job_metadata() if metadata else None
-        return self.jobs.push(queue, class_name, args, extras)
+        payload = self.jobs.push(target.queue, target.class_name, args, extras)
+        return Enqueued(payload, extras[JOB_ID_KEY] if extras else None, target.queue)
 
-    def enqueue_many(
-        self,
-        jobs: Iterable[tuple[str, str, Sequence[Any]]],
-        metadata: bool = True,
-    ) -> list[str]:
-        """Enqueue ``(queue, class, args)`` triples atomically; a bad one writes nothing."""
-        pairs = [
-            (queue, encode_payload(cls, args, new_job_metadata() if metadata else None))
-            for queue, cls, args in jobs
-        ]
-        statuses = [self.jobs.queued_status(queue, payload) for queue, payload in pairs]
-        self.jobs.push_many(pairs, [status for status in statuses if status])
-        return [payload for _, payload in pairs]
+    def enqueue_many(self, jobs: Iterable[JobSpec], metadata: bool = True) -> list[Enqueued]:
+        """Enqueue ``(queue, job, args)`` triples (a job class or class name) or
+        ``(JobClass, args)`` pairs atomically; a bad one writes nothing."""
+        return self.enqueue_targets([resolve_spec(spec) for spec in jobs], metadata)
 
+    def enqueue_targets(
+        self, jobs: Sequence[tuple[Target, Sequence[Any]]], metadata: bool
+    ) -> list[Enqueued]:
+        written: list[Enqueued] = []
+        for target, args in jobs:
+            extras = new_job_metadata() if metadata else None
+            payload = encode_payload(target.class_name, args, extras)
+            written.append(Enqueued(payload, extras[JOB_ID_KEY] if extras else None, target.queue))
+        statuses = [self.jobs.queued_status(job.queue, job.payload) for job in written]
+        self.jobs.push_many(
+            [(job.queue, job.payload) for job in written], [status for status in statuses if status]
+        )
+        return written
+
+    @overload
+    def enqueue_at(
+        self, when: datetime | float, job_class: type, /, *args: Any, metadata: bool = True
+    ) -> Enqueued: ...
+    @overload
     def enqueue_at(
         self,
         when: datetime | float,
         queue: str,
-        class_name: str,
+        job: type | str,
+        /,
         *args: Any,
         metadata: bool = True,
-    ) -> str:
-        """resque-scheduler's ``enqueue_at_with_queue``: run the job at ``when`` (a
-        ``datetime`` or epoch seconds), or now if that is not in the future. Returns
-        the payload written: pass it to ``remove_delayed_payload`` to cancel."""
+    ) -> Enqueued: ...
+    def enqueue_at(
+        self, when: datetime | float, first: type | str, /, *rest: Any, metadata: bool = True
+    ) -> Enqueued:
+        """resque-scheduler's ``enqueue_at``/``enqueue_at_with_queue``: run the job at
+        ``when`` (a ``datetime`` or epoch seconds), or now if that is not in the future.
+        Returns the payload written (``scheduled_for`` set when delayed): pass it to
+        ``remove_delayed_payload`` to cancel."""
+        target, args = resolve(first, rest, "enqueue_at")
+        return self.schedule_target(when, target, args, metadata)
+
+    def schedule_target(
+        self, when: datetime | float, target: Target, args: Sequence[Any], metadata: bool
+    ) -> Enqueued:
         if epoch_seconds(when) <= time.time():
-            return self.enqueue(queue, class_name, *args, metadata=metadata)
+            return self.enqueue_target(target, args, metadata)
         timestamp = due_timestamp(when)
         job_id = new_job_metadata()[JOB_ID_KEY] if metadata else None
-        payload = encode_delayed_payload(queue, class_name, args, job_id)
-        status = self.jobs.status_of(queue, payload, SCHEDULED, scheduled_for=timestamp)
+        payload = encode_delayed_payload(target.queue, target.class_name, args, job_id)
+        status = self.jobs.status_of(target.queue, payload, SCHEDULED, scheduled_for=timestamp)
         self.delayed.schedule([(timestamp, payload)], [status] if status else ())
-        return payload
+        return Enqueued(payload, job_id, target.queue, timestamp)
 
+    @overload
     def enqueue_in(
-        self, seconds: float, queue: str, class_name: str, *args: Any, metadata: bool = True
-    ) -> str:
-        return self.enqueue_at(time.time() + seconds, queue, class_name, *args, metadata=metadata)
+        self, seconds: float | timedelta, job_class: type, /, *args: Any, metadata: bool = True
+    ) -> Enqueued: ...
+    @overload
+    def enqueue_in(
+        self,
+        seconds: float | timedelta,
+        queue: str,
+        job: type | str,
+        /,
+        *args: Any,
+        metadata: bool = True,
+    ) -> Enqueued: ...
+    def enqueue_in(
+        self, seconds: float | timedelta, first: type | str, /, *rest: Any, metadata: bool = True
+    ) -> Enqueued:
+        """``enqueue_at`` in ``seconds`` (a number or a ``timedelta``)."""
+        target, args = resolve(first, rest, "enqueue_in")
+        return self.schedule_target(time.time() + delay_seconds(seconds), target, args, metadata)
 
-    def remove_delayed(self, queue: str, class_name: str, *args: Any) -> int:
-        """Ruby's ``remove_delayed``: every delayed ``{"class","args","queue"}`` with
-        exactly these values and no extra keys (a job scheduled with ``metadata``
-        carries an id: remove it with ``remove_delayed_payload``)."""
-        return self.delayed.remove_payload(encode_delayed_payload(queue, class_name, args))
+    @overload
+    def remove_delayed(self, job_class: type, /, *args: Any) -> int: ...
+    @overload
+    def remove_delayed(self, queue: str, job: type | str, /, *args: Any) -> int: ...
+    def remove_delayed(self, first: type | str, /, *rest: Any) -> int:
+        """Ruby's ``remove_delayed(Archive, 44)`` (or ``("file_serve", "Archive", 44)``):
+        every delayed ``{"class","args","queue"}`` with exactly these values and no extra
+        keys (a job scheduled with ``metadata`` carries an id: remove it with
+        ``remove_delayed_payload``)."""
+        target, args = resolve(first, rest, "remove_delayed")
+        return self.delayed.remove_payload(
+            encode_delayed_payload(target.queue, target.class_name, args)
+        )
 
     def remove_delayed_payload(self, payload: str) -> int:
         return self.delayed.remove_payload(payload)
 
-    def scheduled_at(self, queue: str, class_name: str, *args: Any) -> list[int]:
+    @overload
+    def scheduled_at(self, job_class: type, /, *args: Any) -> list[int]: ...
+    @overload
+    def scheduled_at(self, queue: str, job: type | str, /, *args: Any) -> list[int]: ...
+    def scheduled_at(self, first: type | str, /, *rest: Any) -> list[int]:
         """The timestamps a Ruby-form delayed job is due at (see ``remove_delayed``)."""
-        return self.delayed.scheduled_at(encode_delayed_payload(queue, class_name, args))
+        target, args = resolve(first, rest, "scheduled_at")
+        return self.delayed.scheduled_at(
+            encode_delayed_payload(target.queue, target.class_name, args)
+        )
 
     def delayed_count(self) -> int:
         return self.delayed.count()
@@ -117,22 +208,3 @@ class Resque:
 
     def waiter(self, fallback_poll: float = 0.1) -> QueueWaiter:
         return QueueWaiter(self.redis, self.keys, fallback_poll)
-
-
-def enqueue(queue: str, class_name: str, *args: Any, **options: Any) -> str:
-    """Enqueue on ``REDIS_URL``/``RESQUE_NAMESPACE`` from the environment."""
-    return Resque().enqueue(queue, class_name, *args, **options)
-
-
-def enqueue_many(jobs: Iterable[tuple[str, str, Sequence[Any]]], **options: Any) -> list[str]:
-    return Resque().enqueue_many(jobs, **options)
-
-
-def enqueue_at(
-    when: datetime | float, queue: str, class_name: str, *args: Any, **options: Any
-) -> str:
-    return Resque().enqueue_at(when, queue, class_name, *args, **options)
-
-
-def enqueue_in(seconds: float, queue: str, class_name: str, *args: Any, **options: Any) -> str:
-    return Resque().enqueue_in(seconds, queue, class_name, *args, **options)

@@ -1,6 +1,7 @@
-"""Run a job with Resque's job hooks, in Resque's order and with its contracts.
+"""Run a job class's ``perform`` with Resque's job hooks, in Resque's order.
 
-Hooks are class attributes whose names start with ``before_perform``,
+One implementation for the worker's job children and for the producer's inline
+mode. Hooks are class attributes whose names start with ``before_perform``,
 ``around_perform``, ``after_perform`` or ``on_failure``, run in name order:
 
 - ``before_perform*(*args)``: raising ``DontPerform`` skips the job (no failure).
@@ -8,6 +9,8 @@ Hooks are class attributes whose names start with ``before_perform``,
   (Ruby's block); the first in name order is the outermost.
 - ``after_perform*(*args)``: after the job (not when it raised).
 - ``on_failure*(exception, *args)``: when anything above raised; then it re-raises.
+
+Redis-free: the worker's fork server imports it.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from resque_worker.errors import DontPerform
-
 HOOK_PREFIXES = ("before_perform", "around_perform", "after_perform", "on_failure")
+
+
+class DontPerform(Exception):
+    """Raised by a ``before_perform*`` hook: skip the job quietly (it counts as processed)."""
 
 
 @functools.cache
 def hooks_of(job_class: type, prefix: str) -> tuple[Callable[..., Any], ...]:
-    """The class's hooks with ``prefix``, in name order. Cached: the worker parent warms
-    the cache (``prepare``) so forked children find it ready in shared memory."""
+    """The class's hooks with ``prefix``, in name order. Cached: the worker's fork
+    server warms the cache (``prepare``) so forked children find it ready in shared
+    memory."""
     names = sorted(name for name in dir(job_class) if name.startswith(prefix))
     return tuple(getattr(job_class, n) for n in names if callable(getattr(job_class, n)))
 
@@ -35,7 +41,8 @@ def prepare(job_class: type) -> None:
 
 
 def perform(job_class: type, args: Sequence[Any]) -> bool:
-    """Run the job; True if ``perform`` ran, False if a hook prevented it."""
+    """Run the job; True if ``perform`` ran, False if a hook prevented it. Whatever the
+    job or a hook raised is raised again, after the ``on_failure*`` hooks."""
     performed = False
 
     def run() -> Any:
