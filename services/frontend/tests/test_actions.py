@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import redis
 from flask.testing import FlaskClient
@@ -102,6 +103,55 @@ def test_retry_all_clear_retried_and_clear(client: FlaskClient, resque: Resque) 
     assert resque.failures.count() == 1
     assert "n=1" in post(client, "/failed/clear", confirm="yes").headers["Location"]
     assert resque.failures.count() == 0
+
+
+def test_retry_all_honours_the_filter_and_skips_retried_records(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    """Retry all on a filtered list: only the matching records, never one retried already."""
+    seed_ruby(resque, redis_client)  # RUBY_RETRIED (queue low), RUBY_FAILURE (file_serve)
+    before = resque.queues.size("file_serve")
+    for n in range(3):
+        add_failure(resque, queue="q", cls="Archive", args=[n], exception="Timeout::Error")
+    add_failure(resque, queue="q", cls="Thumbnail", args=[9], exception="Timeout::Error")
+    add_failure(resque, queue="other", cls="Archive", args=[7], exception="Timeout::Error")
+    resque.failures.retry(2, resque.failures.all()[2].raw)  # Archive [0] was retried once
+    wanted = {"queue": "q", "class": "archive", "exception": "timeout"}
+    response = post(client, "/failed/retry-all", confirm="yes", **wanted)
+    assert response.status_code == 303
+    assert "n=2" in response.headers["Location"]
+    assert "queue=q" in response.headers["Location"]  # back to the filtered list
+    assert [job.args for job in resque.queues.peek("q", 0, 10)] == [[0], [1], [2]]
+    assert resque.queues.size("other") == 0  # another queue: not matched
+    assert resque.queues.size("low") == 0  # Ruby's retried record: not retried again
+    assert resque.queues.size("file_serve") == before  # not matched
+    # Without a filter: every record not retried yet, each once.
+    assert "n=3" in post(client, "/failed/retry-all", confirm="yes").headers["Location"]
+    assert resque.queues.size("low") == 0
+    assert resque.queues.size("q") == 4 and resque.queues.size("other") == 1
+    assert resque.queues.size("file_serve") == before + 1
+
+
+def test_retry_all_on_a_filtered_page_asks_about_the_filter_and_keeps_it(
+    client: FlaskClient, resque: Resque
+) -> None:
+    """With JavaScript the page's form carries the filter; without, the server's
+    confirmation page carries it on to the confirmed POST."""
+    for queue in ("q", "q", "other"):
+        add_failure(resque, queue=queue, exception="Timeout::Error")
+    page = text_of(client.get("/failed?queue=q&exception=Timeout"))
+    form = page[page.index('action="/failed/retry-all"') :].split("</form>")[0]
+    assert 'name="queue" value="q"' in form and 'name="exception" value="Timeout"' in form
+    asked = post(client, "/failed/retry-all", queue="q", exception="Timeout")
+    assert asked.status_code == 200 and "Are you sure?" in text_of(asked)
+    assert "queue q" in text_of(asked)
+    confirm = text_of(asked).split('class="panel confirm"')[1].split("</form>")[0]
+    assert 'name="queue" value="q"' in confirm and 'name="exception" value="Timeout"' in confirm
+    assert resque.queues.size("q") == 0
+    fields = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', confirm))
+    response = client.post("/failed/retry-all", data=fields)
+    assert "n=2" in response.headers["Location"]
+    assert resque.queues.size("q") == 2 and resque.queues.size("other") == 0
 
 
 def test_remove_queue(client: FlaskClient, resque: Resque) -> None:

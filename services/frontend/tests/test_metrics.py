@@ -76,8 +76,8 @@ def test_values_match_a_known_redis_state(
 
     assert values[("resque_queue_jobs", (("queue", "file_serve"),))] == 3
     assert values[("resque_queue_jobs", (("queue", "high"),))] == 1
-    # Ruby's payloads carry no enqueue time: latency unknown, reported as 0.
-    assert values[("resque_queue_latency_seconds", (("queue", "file_serve"),))] == 0
+    # Ruby's payloads carry no enqueue time: latency unknown, so no sample.
+    assert ("resque_queue_latency_seconds", (("queue", "file_serve"),)) not in values
     high_latency = values[("resque_queue_latency_seconds", (("queue", "high"),))]
     assert 0 <= high_latency < 60
     assert values[("resque_workers", (("state", "busy"),))] == 1  # the Ruby worker
@@ -107,6 +107,26 @@ def test_latency_is_the_age_of_the_head_job(
     resque.enqueue("slow", "Archive", 2)
     latency = scrape(client)[("resque_queue_latency_seconds", (("queue", "slow"),))]
     assert 120 <= latency < 600
+
+
+def test_latency_has_no_sample_when_the_head_job_has_no_enqueue_time(
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+) -> None:
+    """Ruby's payloads carry no enqueued_at: their queue's latency is unknown, not 0 (a 0
+    would hide a backlog from the alert). An empty queue's latency is known: 0."""
+    seed_ruby(resque, redis_client)  # Ruby's jobs on file_serve
+    resque.enqueue("high", "Archive", 1)  # ours: with enqueued_at
+    resque.jobs.push_payload("mixed", '{"class":"Archive","args":[1]}')  # Ruby's at the head
+    resque.enqueue("mixed", "Archive", 2)  # ours behind it
+    resque.enqueue("drained", "Archive", 3)
+    assert resque.jobs.reserve("w:1:drained", ["drained"]) is not None
+    values = scrape(client)
+    latency = {labels[0][1]: value for (name, labels), value in values.items()
+               if name == "resque_queue_latency_seconds"}  # fmt: skip
+    assert set(latency) == {"high", "drained"}
+    assert 0 <= latency["high"] < 60 and latency["drained"] == 0
+    assert values[("resque_queue_jobs", (("queue", "file_serve"),))] == 3
+    assert values[("resque_queue_jobs", (("queue", "mixed"),))] == 2
 
 
 def test_empty_redis_reports_zero_workers_and_up(client: FlaskClient) -> None:

@@ -25,11 +25,13 @@ def _back(endpoint: str, notice: str, count: int | None = None, **values: Any) -
     return redirect(url_for(endpoint, notice=notice, **values), 303)
 
 
-def _confirmed(question: str, button: str) -> str | None:
-    """None when the form says ``confirm=yes``; else the confirmation page."""
+def _confirmed(question: str, button: str, fields: dict[str, str] | None = None) -> str | None:
+    """None when the form says ``confirm=yes``; else the confirmation page, whose form
+    posts ``fields`` again (the filter of a bulk action)."""
     if request.form.get("confirm") == "yes":
         return None
-    return render_template("confirm.html", question=question, button=button, totals=None)
+    return render_template("confirm.html", question=question, button=button, totals=None,
+                           fields=fields or {})  # fmt: skip
 
 
 @blueprint.post("/failed/<int:index>/<record_id>/retry")
@@ -71,10 +73,20 @@ def remove(index: int, record_id: str) -> Response | str:
 
 @blueprint.post("/failed/retry-all")
 def retry_all() -> Response | str:
-    page = _confirmed("Put every failed job back on its queue?", "Retry all")
+    """Every record the page's filter (queue, class, exception: form fields) selects,
+    except those already retried: their jobs went back once already."""
+    wanted = failed.FailureFilter(
+        queue=request.form.get("queue", "").strip(),
+        class_name=request.form.get("class", "").strip(),
+        exception=request.form.get("exception", "").strip(),
+    )
+    button = "Retry matching" if wanted.active else "Retry all"
+    page = _confirmed(wanted.retry_all_question, button, wanted.params())
     if page is not None:
         return page
-    return _back("pages.failed_list", "retried-all", resque().failures.retry_all())
+    where = wanted.selects if wanted.active else None
+    retried = resque().failures.retry_all(where)
+    return _back("pages.failed_list", "retried-all", retried, **wanted.params())
 
 
 @blueprint.post("/failed/clear")

@@ -99,13 +99,37 @@ class FailureFilter:
             if value and _verbatim_in_json(value)
         )
 
+    def describe(self) -> str:
+        """The filter in words, for a question about the records it selects."""
+        parts = [f"queue {self.queue}"] if self.queue else []
+        if self.class_name:
+            parts.append(f"class containing {self.class_name}")
+        if self.exception:
+            parts.append(f"exception containing {self.exception}")
+        return ", ".join(parts)
+
+    @property
+    def retry_all_question(self) -> str:
+        """What "Retry all" asks, on the page (JavaScript) and on the server's page."""
+        which = f"matching {self.describe()} " if self.active else ""
+        return (f"Put every failed job {which}back on its queue? Records already retried "
+                "are skipped.")  # fmt: skip
+
     def matches(self, item: FailureView) -> bool:
-        if self.queue and item.failure.queue != self.queue:
+        return self._matches(item.failure, item.job)
+
+    def selects(self, failure: Failure) -> bool:
+        """``matches`` for a bare record (``Failures.retry_matching``'s ``where``):
+        the raw test first, then only the job view, not a whole FailureView."""
+        return self.might_match(failure.raw) and self._matches(failure, job_view(failure.payload))
+
+    def _matches(self, failure: Failure, job: JobView) -> bool:
+        if self.queue and failure.queue != self.queue:
             return False
-        classes = f"{item.job.class_name} {item.job.wrapper or ''}".lower()
+        classes = f"{job.class_name} {job.wrapper or ''}".lower()
         if self.class_name and self.class_name.lower() not in classes:
             return False
-        exception = (item.failure.exception or "").lower()
+        exception = (failure.exception or "").lower()
         return not (self.exception and self.exception.lower() not in exception)
 
 

@@ -39,6 +39,17 @@ class QueueSample:
     duration_sum: float
     duration_count: int
     paused: bool = False
+    head_present: bool = False  # LINDEX 0 returned a job (the queue was not empty)
+
+    def latency(self, now: float) -> float | None:
+        """Age of the head job; 0 when the queue is empty; None (unknown) when the head
+        job carries no ``enqueued_at`` (Ruby's payloads): no sample then, since a 0
+        would hide a backlog from an alert on this gauge."""
+        if not self.size or not self.head_present:
+            return 0.0
+        if self.oldest_enqueued_at is None:
+            return None
+        return max(0.0, now - self.oldest_enqueued_at)
 
 
 @dataclass
@@ -99,7 +110,7 @@ def read_sample(resque: Resque) -> Sample:
         size, head, durations, paused = results[4 * n : 4 * n + 4]
         buckets, total, count = cumulative(durations)
         sample.queues[name] = QueueSample(int(size), enqueued_at(head), buckets, total, count,
-                                          bool(paused))  # fmt: skip
+                                          bool(paused), head is not None)  # fmt: skip
     sample.retries = retry_counts(retries)
     busy = sum(1 for flag in results[4 * len(queues) :] if int(flag))
     sample.workers = {"busy": busy, "idle": len(workers) - busy}
@@ -139,7 +150,8 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
     jobs = GaugeMetricFamily("resque_queue_jobs", "Jobs waiting in the queue.", labels=["queue"])
     latency = GaugeMetricFamily(
         "resque_queue_latency_seconds",
-        "Age of the oldest waiting job (0 when empty or when its enqueue time is unknown).",
+        "Age of the oldest waiting job (0 when empty; no sample when its enqueue time is "
+        "unknown, as for jobs enqueued by Ruby).",
         labels=["queue"],
     )
     durations = HistogramMetricFamily(
@@ -161,8 +173,9 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
     for name, queue in sample.queues.items():
         jobs.add_metric([name], queue.size)
         paused.add_metric([name], 1 if queue.paused else 0)
-        age = 0.0 if queue.oldest_enqueued_at is None else max(0.0, now - queue.oldest_enqueued_at)
-        latency.add_metric([name], age if queue.size else 0.0)
+        age = queue.latency(now)
+        if age is not None:
+            latency.add_metric([name], age)
         if queue.duration_count:  # a queue no worker has timed yet has no histogram
             durations.add_metric([name], queue.buckets, queue.duration_sum)
     workers = GaugeMetricFamily("resque_workers", "Registered workers by state.", labels=["state"])

@@ -23,7 +23,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "retried, removed or cleared it). Nothing was changed.",
     ),
     "not-retryable": ("warn", "That record has no queue or payload to retry. Nothing changed."),
-    "retried-all": ("ok", "{n} failed jobs were put back on their queues."),
+    "retried-all": (
+        "ok",
+        "{n} failed jobs were put back on their queues (records already retried were skipped).",
+    ),
     "cleared": ("ok", "{n} failure records were deleted."),
     "cleared-retried": ("ok", "{n} retried failure records were deleted."),
     "queue-removed": ("ok", "The queue and its {n} waiting jobs were removed."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -149,7 +151,28 @@ def connected_clients(port: int) -> int:
     return 0
 
 
-def serve_forever() -> None:
+USAGE_ENVIRONMENT = """\
+environment:
+  REDIS_PORT           port on 127.0.0.1 (default 6379)
+  REDIS_DATA_DIR       directory of the append-only file (default var/redis)
+  REDIS_DRAIN_SECONDS  on TERM/INT, seconds to wait for clients to disconnect (default 3)
+"""
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``--help`` prints the usage and exits 0; any other argument is an error (exit 2).
+    Settings come from the environment only."""
+    parser = argparse.ArgumentParser(
+        prog="redis-runner",
+        description="Run a persistent redis-server on 127.0.0.1 in the foreground (make "
+        "run's Redis) until TERM or INT.",
+        epilog=USAGE_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser.parse_args(argv)
+
+
+def serve_forever(argv: Sequence[str] | None = None) -> None:
     """``redis-runner``: a persistent server in the foreground (for ``make run``).
 
     On SIGTERM/SIGINT it waits up to ``REDIS_DRAIN_SECONDS`` (3) for its clients
@@ -158,6 +181,7 @@ def serve_forever() -> None:
     """
     import signal
 
+    parse_arguments(argv)  # before anything starts: --help and bad arguments exit here
     port = int(os.environ.get("REDIS_PORT", "6379"))
     data_dir = os.environ.get("REDIS_DATA_DIR", "var/redis")
     drain_seconds = float(os.environ.get("REDIS_DRAIN_SECONDS", "3"))

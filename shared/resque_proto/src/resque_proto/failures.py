@@ -7,7 +7,8 @@ the list. Retrying keeps the record and sets ``retried_at``, as resque-web does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -50,6 +51,17 @@ end
 return removed
 """
 RETRY_BATCH = 500
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What ``Failures.retry_matching`` did with the records its filter selected."""
+
+    matched: int = 0  # records the filter selected
+    retried: int = 0  # jobs put back on their queues
+    already_retried: int = 0  # skipped: the record has ``retried_at``
+    unretryable: int = 0  # skipped: no queue or payload to retry
+    gone: int = 0  # removed or changed by someone else since the list was read
 
 
 class Failures:
@@ -129,21 +141,50 @@ class Failures:
         pipe.delete(self.keys.failed)
         return int(pipe.execute()[0])
 
-    def retry_all(self) -> int:
-        """Retry every record (each with the same atomic script as ``retry``), pipelined
-        in batches so 100,000 records take hundreds of round trips, not 100,000."""
-        failures = self.all()
-        retried = 0
-        for start in range(0, len(failures), RETRY_BATCH):
-            pipe = self.redis.pipeline(transaction=False)
-            for failure in failures[start : start + RETRY_BATCH]:
-                try:
-                    keys, args = self._retry_call(failure.index, failure.raw)
-                except ValueError:
-                    continue
-                self._retry(keys=keys, args=args, client=pipe)
-            retried += sum(1 for found in pipe.execute() if int(found) >= 0)
-        return retried
+    def retry_all(self, where: Callable[[Failure], bool] | None = None) -> int:
+        """Retry every record ``where`` selects (default: all) that was not retried yet;
+        returns how many jobs went back on their queues (``retry_matching`` counts the
+        rest)."""
+        return self.retry_matching(where).retried
+
+    def retry_matching(self, where: Callable[[Failure], bool] | None = None) -> RetryOutcome:
+        """Retry the records ``where`` selects, skipping those with ``retried_at`` (their
+        job went back once already: again would run it twice).
+
+        One read of the list, then the same atomic script as ``retry`` per record,
+        pipelined ``RETRY_BATCH`` at a time: 100,000 records take hundreds of round
+        trips, not 100,000. The script acts only on a record with exactly the bytes
+        read here, so a record retried (new bytes), removed or cleared meanwhile is
+        counted ``gone`` and never retried twice.
+        """
+        matched = already_retried = unretryable = sent = retried = 0
+        batch: list[tuple[list[str], list[str | int]]] = []
+        for failure in self.all():
+            if where is not None and not where(failure):
+                continue
+            matched += 1
+            if failure.retried_at is not None:
+                already_retried += 1
+                continue
+            try:
+                batch.append(self._retry_call(failure.index, failure.raw))
+            except ValueError:
+                unretryable += 1
+            if len(batch) == RETRY_BATCH:
+                sent, retried = sent + len(batch), retried + self._retry_batch(batch)
+                batch = []
+        sent, retried = sent + len(batch), retried + self._retry_batch(batch)
+        gone = sent - retried
+        return RetryOutcome(matched, retried, already_retried, unretryable, gone)
+
+    def _retry_batch(self, calls: list[tuple[list[str], list[str | int]]]) -> int:
+        """Run RETRY_LUA for every call in one pipeline; how many found their record."""
+        if not calls:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            self._retry(keys=keys, args=args, client=pipe)
+        return sum(1 for found in pipe.execute() if int(found) >= 0)
 
     def clear_retried(self) -> int:
         """Delete every retried record (one server-side pass); returns how many."""
