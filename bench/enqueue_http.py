@@ -12,6 +12,11 @@ gunicorn configuration: gevent workers, JSON access log), then loads it with
 
 Prints a Markdown table for docs/benchmarks.md.
 Run: ``uv run python bench/enqueue_http.py [--duration 5] [--connections 8,32,128]``.
+
+``--min-replicas`` instead measures what ``ENQUEUER_MIN_REPLICAS=1`` costs: a
+primary with one local replica, and ``POST /jobs`` through one enqueuer with
+``ENQUEUER_MIN_REPLICAS=0`` and one with ``1`` (a ``WAIT 1`` after each write),
+interleaved.
 """
 
 from __future__ import annotations
@@ -181,7 +186,7 @@ def job_body(count: int | None) -> str:
 
 
 def start_enqueuer(
-    redis_url: str, workers: int, log_path: Path
+    redis_url: str, workers: int, log_path: Path, **extra: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
@@ -191,6 +196,7 @@ def start_enqueuer(
         "REDIS_URL": redis_url,
         "ENQUEUER_MAX_BATCH": "1000",
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-enqueuer-metrics-"),
+        **extra,
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -268,15 +274,69 @@ def summary(runs: list[Run]) -> str:
     )
 
 
+def measure_min_replicas(options: argparse.Namespace, connections: list[int]) -> None:
+    """POST /jobs with ENQUEUER_MIN_REPLICAS 0 and 1, same primary and replica, interleaved."""
+    from redis_runner.ha import ConfiguredRedis
+
+    with (
+        ConfiguredRedis() as primary,
+        ConfiguredRedis(replica_of=primary),
+        tempfile.TemporaryDirectory() as scripts,
+    ):
+        admin = redis.Redis.from_url(primary.url)
+        deadline = time.monotonic() + 30
+        while admin.wait(1, 100) != 1:
+            if time.monotonic() > deadline:
+                raise SystemExit("the replica did not sync")
+        benches: dict[int, Bench] = {}
+        processes = []
+        try:
+            for wanted in (0, 1):
+                log = Path(scripts) / f"enqueuer-{wanted}.log"
+                process, url = start_enqueuer(
+                    primary.url, options.workers, log, ENQUEUER_MIN_REPLICAS=str(wanted)
+                )
+                processes.append(process)
+                assert primary.process is not None
+                benches[wanted] = Bench(url, primary.url, options.duration, Path(scripts),
+                                        process.pid, primary.process.pid, log)  # fmt: skip
+            runs: list[Run] = []
+            for repeat in range(2):
+                for count in connections:
+                    for wanted, bench in benches.items():
+                        label = f"POST /jobs, ENQUEUER_MIN_REPLICAS={wanted} (run {repeat + 1})"
+                        runs.append(bench.run(label, "/jobs", count, job_body(None), jobs=1))
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
+        version = admin.info()["redis_version"]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(
+        f"{os.cpu_count()} CPUs (load average after the run: {load}), Python "
+        f"{platform.python_version()}, Redis {version} with one replica on loopback, "
+        f"{options.workers} gunicorn gevent workers, wrk -t1, {options.duration:g} s per row\n"
+    )
+    print(table(runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per load level")
     parser.add_argument("--connections", default="8,32,128", help="comma-separated")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn")
+    parser.add_argument(
+        "--min-replicas",
+        action="store_true",
+        help="measure POST /jobs with ENQUEUER_MIN_REPLICAS=0 vs 1 instead",
+    )
     options = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/enqueue_http.py needs wrk: apt-get install wrk")
     connections = [int(c) for c in options.connections.split(",")]
+    if options.min_replicas:
+        measure_min_replicas(options, connections)
+        return
     with RedisServer() as server, tempfile.TemporaryDirectory() as scripts:
         app_log = Path(scripts) / "enqueuer.log"
         process, url = start_enqueuer(server.url, options.workers, app_log)

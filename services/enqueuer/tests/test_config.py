@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from resque_enqueuer.config import Config
-from resque_enqueuer.envvars import ConfigError, ServerSettings
+from resque_enqueuer.envvars import ConfigError, ServerSettings, flag
 
 
 def test_defaults() -> None:
@@ -83,3 +83,14 @@ def test_server_settings() -> None:
     assert (settings.port, settings.workers, settings.graceful_timeout) == (9000, 3, 30)
     with pytest.raises(ConfigError, match="PORT"):
         ServerSettings.from_env({"PORT": "http"})
+
+
+def test_a_boolean_reads_every_parts_words_and_refuses_others() -> None:
+    """No enqueuer setting is a boolean yet; ``flag`` is the reader one would use."""
+    env = {"A": " Yes ", "B": "off", "C": "", "D": "enabled"}
+    assert (flag(env, "A", False), flag(env, "B", True), flag(env, "C", True)) == (
+        True, False, False,
+    )  # fmt: skip
+    assert flag(env, "UNSET", True) is True
+    with pytest.raises(ConfigError, match=r"^D='enabled' is not a boolean: use 1, true, yes or on"):
+        flag(env, "D", False)

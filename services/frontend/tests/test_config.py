@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
+from redis_runner.server import free_port
 from resque_frontend.__main__ import gunicorn_argv
 from resque_frontend.config import Settings
 
@@ -49,8 +51,44 @@ def test_console_script_refuses_bad_settings_before_starting_gunicorn() -> None:
     env = {**os.environ, "FRONTEND_REFRESH_SECONDS": "soon"}
     result = subprocess.run([sys.executable, "-m", "resque_frontend"], env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "FRONTEND_REFRESH_SECONDS must be a number" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), (" YES ", True), ("On", True),
+     ("0", False), ("false", False), ("No", False), (" OFF", False), ("", False)],
+)  # fmt: skip
+def test_read_only_words_any_case_and_spacing(value: str, expected: bool) -> None:
+    assert Settings.from_env({"FRONTEND_READ_ONLY": value}).read_only is expected
+
+
+def test_an_unknown_boolean_is_an_error_not_false() -> None:
+    with pytest.raises(ValueError, match="FRONTEND_READ_ONLY='enabled' is not a boolean"):
+        Settings.from_env({"FRONTEND_READ_ONLY": "enabled"})
+
+
+def test_an_unknown_boolean_stops_the_console_script_with_exit_2_and_one_line(
+    redis_url: str,
+) -> None:
+    """FRONTEND_READ_ONLY=enabled used to leave the dashboard writable (unknown = false)."""
+    env = {**os.environ, "FRONTEND_READ_ONLY": "enabled", "PORT": str(free_port()),
+           "REDIS_URL": redis_url}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "resque_frontend"], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)  # fmt: skip
+    try:
+        _, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # gunicorn and its workers
+        process.communicate()
+        pytest.fail("resque-frontend started (serving writable pages) instead of refusing")
+    assert process.returncode == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("resque-frontend: FRONTEND_READ_ONLY='enabled' ")
+    assert "1, true, yes or on" in lines[0] and "0, false, no, off or empty" in lines[0]
 
 
 def test_gunicorn_command_line() -> None:

@@ -12,6 +12,7 @@ import sys
 import resque_proto.payload, resque_proto.records, resque_proto.connection
 import resque_proto.queue_patterns, resque_proto.keys, resque_proto.timefmt
 import resque_proto.delayed_payload, resque_proto.retry, resque_proto.status
+import resque_proto.settings
 print("redis" in sys.modules)
 """
 

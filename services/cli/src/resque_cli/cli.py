@@ -38,10 +38,11 @@ class ResqueGroup(click.Group):
     "--redis-url",
     envvar="REDIS_URL",
     show_envvar=True,
-    default=DEFAULT_REDIS_URL,
-    show_default=True,
+    default=None,
+    show_default=DEFAULT_REDIS_URL,
     metavar="URL",
-    help="Redis to use: redis:// or rediss://, password in the URL.",
+    help="Redis to use: redis://, rediss:// (TLS) or redis+sentinel://host:26379,.../master; "
+    "also REDIS_URL_FILE, REDIS_PASSWORD(_FILE), REDIS_TLS_*, REDIS_SENTINELS (docs/redis.md).",
 )
 @click.option(
     "--namespace",
@@ -54,14 +55,14 @@ class ResqueGroup(click.Group):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document, for every command.")
 @click.version_option(package_name="resque-cli", prog_name="resque")
 @click.pass_context
-def cli(ctx: click.Context, redis_url: str, namespace: str, as_json: bool) -> None:
+def cli(ctx: click.Context, redis_url: str | None, namespace: str, as_json: bool) -> None:
     """Administer Resque queues, jobs, failures and workers.
 
     Prints tables, or one JSON document with --json (before or after the
     command). Exits 1 with one line on stderr, starting "resque: ", on bad input
     or when Redis cannot be reached; 2 on a usage error.
     """
-    ctx.obj = CliState(redis_url=redis_url, namespace=namespace, json=as_json)
+    ctx.obj = CliState(redis_url=redis_url or "", namespace=namespace, json=as_json)
 
 
 for command in (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import os
 
 from resque_proto import Resque, connect
+from resque_proto.redis_config import RedisSettings
+from resque_proto.redis_config import redacted as redacted_url
 
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 10.0  # listing 100,000 failure records must fit in it
@@ -12,21 +14,20 @@ COMMAND_TIMEOUT = 10.0  # listing 100,000 failure records must fit in it
 
 def redacted(url: str) -> str:
     """``url`` with any password replaced by ``***``, fit for an error message."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if not password:
-        return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return redacted_url(url)
 
 
-def open_resque(redis_url: str, namespace: str) -> Resque:
-    """A ``Resque`` on ``redis_url``; ValueError for a URL or setting redis-py rejects.
+def redis_settings(redis_url: str | None) -> RedisSettings:
+    """Where Redis is: ``--redis-url`` if given, else the ``REDIS_*`` environment
+    (docs/redis.md); a RedisConfigError (a ValueError) names the bad setting."""
+    flag = redis_url if redis_url and redis_url != os.environ.get("REDIS_URL") else None
+    return RedisSettings.from_env(os.environ, url=flag)
+
+
+def open_resque(redis: str | RedisSettings, namespace: str) -> Resque:
+    """A ``Resque`` on ``redis``; ValueError for a URL or setting redis-py rejects.
 
     Nothing is sent to Redis yet: the first command connects.
     """
-    client = connect(redis_url, connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT)
+    client = connect(redis, connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT)
     return Resque(client, namespace)

@@ -8,9 +8,10 @@ from typing import Any, TypeVar
 
 import click
 
-from resque_cli.connection import open_resque, redacted
+from resque_cli.connection import open_resque, redacted, redis_settings
 from resque_cli.errors import CliError
 from resque_proto import Resque
+from resque_proto.redis_config import RedisConfigError
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 """A command function being decorated with options."""
@@ -28,7 +29,12 @@ class CliState:
         """Opened on first use, so input errors are reported before Redis is involved."""
         if self._resque is None:
             try:
-                self._resque = open_resque(self.redis_url, self.namespace)
+                settings = redis_settings(self.redis_url)
+                self.redis_url = settings.url  # what error messages show (redacted)
+                self._resque = open_resque(settings, self.namespace)
+            except RedisConfigError as error:
+                where = f" at {redacted(self.redis_url)}" if self.redis_url else ""
+                raise CliError(f"cannot use Redis{where}: {error}") from error
             except ValueError as error:
                 where = redacted(self.redis_url)
                 raise CliError(f"cannot use Redis at {where}: {error}") from error

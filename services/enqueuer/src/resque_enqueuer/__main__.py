@@ -22,7 +22,10 @@ HTTP enqueue API for Resque-compatible jobs (gunicorn + gevent).
 See docs/api.md. Environment:
   PORT                        listen port on 0.0.0.0 (default 8000)
   WEB_CONCURRENCY             gunicorn worker processes (default: CPU count)
-  REDIS_URL                   default redis://localhost:6379/0
+  REDIS_URL                   default redis://localhost:6379/0; rediss:// (TLS),
+                              redis+sentinel://host:26379,.../<master>; REDIS_URL_FILE,
+                              REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_TLS_*,
+                              REDIS_SENTINELS, REDIS_SENTINEL_*: see docs/redis.md
   RESQUE_NAMESPACE            default resque
   ENQUEUER_TOKENS             comma-separated bearer tokens (none = open API, warned)
   ENQUEUER_TOKENS_FILE        file with one token per line
@@ -36,6 +39,9 @@ See docs/api.md. Environment:
   ENQUEUER_REDIS_TIMEOUT      Redis connect/socket timeout, seconds (default 2)
   ENQUEUER_READY_TIMEOUT      /readyz PING timeout, seconds (default 0.5)
   ENQUEUER_RETRY_AFTER        Retry-After seconds on 503 (default 1)
+  ENQUEUER_MIN_REPLICAS       answer 202 only once this many replicas have the jobs
+                              (WAIT after each write; default 0: do not wait)
+  ENQUEUER_MIN_REPLICAS_TIMEOUT  seconds to wait for them, else 503 (default 1)
   RESQUE_STATUS_TTL           seconds a job's status (GET /jobs/{id}) is kept after its
                               last change (default 86400; 0: write none)
   ENQUEUER_GRACEFUL_TIMEOUT   seconds to finish in-flight requests on TERM (default 30)
@@ -56,15 +62,43 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(HELP, end="")
         return
     try:
-        Config.from_env()
+        config = Config.from_env()
         ServerSettings.from_env()
     except ConfigError as error:
         print(f"resque-enqueuer: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    check_redis(config)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="resque-enqueuer-")
     command = gunicorn_argv(args)
     os.execv(command[0], command)
+
+
+def check_redis(config: Config) -> None:
+    """May the Redis user do what the enqueuer does? Exit 2 if not (docs/redis.md).
+
+    Runs in this launcher process, which then becomes gunicorn (exec): the
+    workers never see this connection.
+    """
+    from resque_proto.connection import connect
+    from resque_proto.permissions import StartupError, check_permissions
+    from resque_proto.redis_config import RedisSettings
+
+    settings = config.redis or RedisSettings.from_url(config.redis_url)
+    client = connect(settings, socket_timeout=config.redis_timeout,
+                     connect_timeout=config.redis_timeout)  # fmt: skip
+    try:
+        warning = check_permissions(
+            client, "enqueuer", "resque-enqueuer", settings, config.namespace,
+            extra=["WAIT"] if config.min_replicas else [],
+        )  # fmt: skip
+    except StartupError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    finally:
+        client.close()
+    if warning:
+        print(f"resque-enqueuer: {warning}", file=sys.stderr)
 
 
 if __name__ == "__main__":

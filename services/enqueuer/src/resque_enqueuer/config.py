@@ -20,6 +20,7 @@ from resque_enqueuer.envvars import (
 )
 from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import DEFAULT_NAMESPACE
+from resque_proto.redis_config import RedisConfigError, RedisSettings
 from resque_proto.status import DEFAULT_TTL as DEFAULT_STATUS_TTL
 from resque_proto.status import TTL_ENV as STATUS_TTL_ENV
 
@@ -30,6 +31,7 @@ DEFAULT_MAX_DELAY = 5 * 365 * 24 * 3600
 DEFAULT_REDIS_TIMEOUT = 2.0
 DEFAULT_READY_TIMEOUT = 0.5
 DEFAULT_RETRY_AFTER = 1
+DEFAULT_MIN_REPLICAS_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class Config:
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     retry_after: int = DEFAULT_RETRY_AFTER
     status_ttl: int = DEFAULT_STATUS_TTL  # seconds a job status lives; 0: none written
+    redis: RedisSettings | None = None  # None: from redis_url alone
+    min_replicas: int = 0  # WAIT for this many replicas after each write; 0: do not
+    min_replicas_timeout: float = DEFAULT_MIN_REPLICAS_TIMEOUT
 
     @property
     def auth_required(self) -> bool:
@@ -55,8 +60,17 @@ class Config:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
+        try:
+            redis = RedisSettings.from_env(env)
+        except RedisConfigError as error:
+            raise ConfigError(str(error)) from None
         return cls(
-            redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+            redis_url=redis.url,
+            redis=redis,
+            min_replicas=non_negative_int(env, "ENQUEUER_MIN_REPLICAS", 0),
+            min_replicas_timeout=positive_float(
+                env, "ENQUEUER_MIN_REPLICAS_TIMEOUT", DEFAULT_MIN_REPLICAS_TIMEOUT
+            ),
             namespace=env.get("RESQUE_NAMESPACE") or DEFAULT_NAMESPACE,
             tokens=read_tokens(env),
             allowed_queues=comma_list(env.get("ENQUEUER_ALLOWED_QUEUES", "")),

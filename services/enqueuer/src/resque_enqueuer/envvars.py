@@ -10,10 +10,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from resque_proto.settings import BooleanSettingError, env_bool
+
 __all__ = [
     "ConfigError",
     "ServerSettings",
     "comma_list",
+    "flag",
     "non_negative_int",
     "positive_float",
     "positive_int",
@@ -71,6 +74,15 @@ def integer(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name}: {raw!r} is not an integer") from None
+
+
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean, read as every part reads one (resque_proto.settings): 1/true/yes/on,
+    0/false/no/off/empty, any case; another value is a ConfigError naming the words."""
+    try:
+        return env_bool(env, name, default)
+    except BooleanSettingError as error:
+        raise ConfigError(str(error)) from None
 
 
 def positive_float(env: Mapping[str, str], name: str, default: float) -> float:

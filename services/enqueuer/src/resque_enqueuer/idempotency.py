@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from resque_enqueuer.problems import Problem
+from resque_enqueuer.replication import ReplicaWait, run_then_wait
 from resque_enqueuer.writes import Writes
 from resque_proto.jobs import TYPE_GUARD_LUA
 from resque_proto.keys import Keys
@@ -45,7 +46,8 @@ PUSH_ONCE_LUA = (
 --   per queue (same order as its KEYS): name, payload count, payloads...;
 --   per second (same order as its KEYS): ts, payload count, payloads... (the
 --   timestamps:<payload> KEYS follow these payloads in this order);
---   the status bodies (same order as their KEYS)
+--   the status bodies (same order as their KEYS), and last '1' to rewrite an
+--   existing record (so a WAIT after a replay covers it) or '0'
 local first_second = 4 + tonumber(ARGV[3])
 local first_payload = first_second + tonumber(ARGV[4])
 local first_status = #KEYS - tonumber(ARGV[6]) + 1
@@ -56,7 +58,10 @@ for k = 4, first_payload - 1 do expect(KEYS[k], 'list') end
 for k = first_payload, first_status - 1 do expect(KEYS[k], 'set') end
 for k = first_status, #KEYS do expect(KEYS[k], 'string') end
 local previous = redis.call('GET', KEYS[1])
-if previous then return previous end
+if previous then
+  if ARGV[#ARGV] == '1' then redis.call('SET', KEYS[1], previous, 'KEEPTTL') end
+  return previous
+end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
 
 -- RPUSH the count payloads from ARGV[first] on; the index after them
@@ -127,10 +132,19 @@ def fingerprint(endpoint: str, body: Any) -> str:
 class IdempotentPush:
     """Write jobs and store the answer atomically, unless the key was seen."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, ttl: int, status_ttl: int = 0) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        ttl: int,
+        status_ttl: int = 0,
+        wait: ReplicaWait | None = None,
+    ) -> None:
         self.keys = keys
         self.ttl = ttl
         self.status_ttl = status_ttl
+        self.client = client
+        self.wait = wait  # WAIT for replicas after each call (ENQUEUER_MIN_REPLICAS)
         self._script = client.register_script(PUSH_ONCE_LUA)
 
     def push_once(
@@ -155,6 +169,7 @@ class IdempotentPush:
         for second, payloads in seconds.items():
             args += [second, len(payloads), *payloads]
         args += [status.body for status in statuses]
+        args.append("1" if self.wait is not None else "0")
         keys = [
             record,
             self.keys.queues,
@@ -164,10 +179,22 @@ class IdempotentPush:
             *(self.keys.delayed_timestamps(p) for payloads in seconds.values() for p in payloads),
             *(self.keys.status(status.job_id) for status in statuses),
         ]
-        previous = self._script(keys=keys, args=args)
+        previous = self._run(keys, args)
         if previous is None:
             return None
         return replay(previous, fingerprint)
+
+    def _run(self, keys: list[str], args: list[str | int]) -> Any:
+        if self.wait is None:
+            return self._script(keys=keys, args=args)
+        try:
+            return run_then_wait(self.client, [self._evalsha(keys, args)], self.wait)
+        except redis.exceptions.NoScriptError:  # nothing ran: load it (a new primary?), again
+            self._script.sha = self.client.script_load(PUSH_ONCE_LUA)
+            return run_then_wait(self.client, [self._evalsha(keys, args)], self.wait)
+
+    def _evalsha(self, keys: list[str], args: list[str | int]) -> tuple[Any, ...]:
+        return ("EVALSHA", self._script.sha, len(keys), *keys, *args)
 
 
 def replay(raw: bytes | str, fingerprint: str) -> Replay:

@@ -89,7 +89,7 @@ def write(
     writes, stored = encode_all(specs, single, resque.status_ttl)
     answer = stored[0] if single else {"jobs": stored}
     if key is None:
-        write_all(resque.redis, resque.keys, writes, resque.status_ttl)
+        write_all(resque.redis, resque.keys, writes, resque.status_ttl, services().replica_wait)
         metrics.jobs_written(len(writes), len(writes.delayed))
         return accepted(answer, replayed=False)
     record = idempotency.record_name(resque.keys, g.principal, key)

@@ -376,7 +376,13 @@ def enqueue_operation(
         "415": problem_response("Content-Type is not application/json"),
         "409": problem_response("the Idempotency-Key was used for a different request"),
         "422": problem_response("invalid fields, each named in errors"),
-        "503": problem_response("Redis unreachable or timed out", RETRY_AFTER),
+        "503": problem_response(
+            "Redis unreachable or timed out (redis-unavailable); or, with "
+            "ENQUEUER_MIN_REPLICAS, fewer replicas confirmed the write in time "
+            "(replication-timeout: the jobs may be on the primary only; retry with the same "
+            "Idempotency-Key)",
+            RETRY_AFTER,
+        ),
     }
     if config.auth_required:
         responses["401"] = problem_response("missing or invalid bearer token")

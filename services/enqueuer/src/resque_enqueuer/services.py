@@ -14,6 +14,7 @@ from flask import current_app
 
 from resque_enqueuer.config import Config
 from resque_enqueuer.idempotency import IdempotentPush
+from resque_enqueuer.replication import ReplicaWait
 from resque_proto import Resque, connect
 
 EXTENSION = "resque_enqueuer"
@@ -25,27 +26,35 @@ class Services:
     resque: Resque
     idempotent: IdempotentPush
     ready_client: redis.Redis
+    replica_wait: ReplicaWait | None = None  # ENQUEUER_MIN_REPLICAS > 0
 
     @classmethod
     def build(cls, config: Config) -> Services:
+        waiting = config.min_replicas_timeout if config.min_replicas else 0.0
         client = connect(
-            config.redis_url,
-            socket_timeout=config.redis_timeout,
+            config.redis or config.redis_url,
+            socket_timeout=config.redis_timeout + waiting,  # WAIT's reply comes after its timeout
             connect_timeout=config.redis_timeout,
         )
         resque = Resque(client, config.namespace, status_ttl=config.status_ttl)
         ready_client = connect(
-            config.redis_url,
+            config.redis or config.redis_url,
             socket_timeout=config.ready_timeout,
             connect_timeout=config.ready_timeout,
+        )
+        wait = (
+            ReplicaWait(config.min_replicas, config.min_replicas_timeout, config.retry_after)
+            if config.min_replicas
+            else None
         )
         return cls(
             config=config,
             resque=resque,
             idempotent=IdempotentPush(
-                client, resque.keys, config.idempotency_ttl, config.status_ttl
+                client, resque.keys, config.idempotency_ttl, config.status_ttl, wait
             ),
             ready_client=ready_client,
+            replica_wait=wait,
         )
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 
+from resque_enqueuer.replication import Command, ReplicaWait, exec_errors, run_then_wait
 from resque_proto.jobs import StatusWrite
 from resque_proto.keys import Keys
 
@@ -45,21 +46,40 @@ def grouped(pairs: Iterable[tuple[Group, str]]) -> dict[Group, list[str]]:
     return groups
 
 
-def write_all(client: redis.Redis, keys: Keys, writes: Writes, status_ttl: int = 0) -> None:
-    pipe = client.pipeline(transaction=True)
+def write_all(
+    client: redis.Redis,
+    keys: Keys,
+    writes: Writes,
+    status_ttl: int = 0,
+    wait: ReplicaWait | None = None,
+) -> None:
+    """Write everything in one transaction; with ``wait``, then ``WAIT`` for replicas."""
+    commands = write_commands(keys, writes, status_ttl)
+    if wait is not None:
+        exec_errors(run_then_wait(client, [("MULTI",), *commands, ("EXEC",)], wait))
+        return
+    pipe: Any = client.pipeline(transaction=True)
+    for command in commands:
+        pipe.execute_command(*command)
+    pipe.execute()
+
+
+def write_commands(keys: Keys, writes: Writes, status_ttl: int = 0) -> list[Command]:
+    commands: list[Command] = []
     queues = writes.ready_by_queue()
     if queues:
-        pipe.sadd(keys.queues, *queues)
+        commands.append(("SADD", keys.queues, *queues))
     for queue, payloads in queues.items():
-        pipe.rpush(keys.queue(queue), *payloads)
+        commands.append(("RPUSH", keys.queue(queue), *payloads))
     seconds = writes.delayed_by_second()
     for second, payloads in seconds.items():
-        pipe.rpush(keys.delayed(second), *payloads)
+        commands.append(("RPUSH", keys.delayed(second), *payloads))
         for payload in payloads:
-            pipe.sadd(keys.delayed_timestamps(payload), f"delayed:{second}")
+            commands.append(("SADD", keys.delayed_timestamps(payload), f"delayed:{second}"))
     if seconds:
-        pipe.zadd(keys.delayed_schedule, {str(second): second for second in seconds})
+        pairs = [item for second in seconds for item in (second, str(second))]
+        commands.append(("ZADD", keys.delayed_schedule, *pairs))
     if status_ttl > 0:
         for status in writes.statuses:
-            pipe.set(keys.status(status.job_id), status.body, ex=status_ttl)
-    pipe.execute()
+            commands.append(("SET", keys.status(status.job_id), status.body, "EX", status_ttl))
+    return commands

@@ -11,14 +11,15 @@ from resque_frontend.config import Settings
 DEFAULT_PORT = "8080"
 ENVIRONMENT = """\
 environment (see docs/frontend.md):
-  REDIS_URL                 redis://localhost:6379/0
+  REDIS_URL                 redis://localhost:6379/0 (rediss://, redis+sentinel://; REDIS_URL_FILE,
+                            REDIS_PASSWORD(_FILE), REDIS_TLS_*, REDIS_SENTINELS: docs/redis.md)
   RESQUE_NAMESPACE          resque
   PORT                      8080
   WEB_CONCURRENCY           gunicorn worker processes (2)
   FRONTEND_THREADS          threads per worker process (4)
   FRONTEND_AUTH_USER, FRONTEND_AUTH_PASSWORD   basic auth for the pages
   FRONTEND_AUTH_TOKEN       bearer token (or basic-auth password)
-  FRONTEND_READ_ONLY        true: no actions
+  FRONTEND_READ_ONLY        true: no actions (1/true/yes/on or 0/false/no/off)
   FRONTEND_REFRESH_SECONDS  live refresh period (3)
   RESQUE_PRUNE_AFTER        seconds without heartbeat before one of our workers is stale (30)
   FRONTEND_REDIS_TIMEOUT    Redis socket timeout in seconds (2)
@@ -49,11 +50,37 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args()
     try:
-        Settings.from_env()
-    except ValueError as error:
-        sys.exit(f"resque-frontend: {error}")
+        settings = Settings.from_env()
+    except ValueError as error:  # a bad setting: one line, exit 2 as every part
+        print(f"resque-frontend: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    check_redis(settings)
     argv = gunicorn_argv(dict(os.environ))
     os.execv(argv[0], argv)
+
+
+def check_redis(settings: Settings) -> None:
+    """May the Redis user do what the dashboard does? Exit 2 if not (docs/redis.md).
+
+    Runs in this launcher process, which then becomes gunicorn (exec).
+    """
+    from resque_proto.connection import connect
+    from resque_proto.permissions import StartupError, check_permissions
+    from resque_proto.redis_config import RedisSettings
+
+    redis = settings.redis or RedisSettings.from_url(settings.redis_url)
+    client = connect(redis, socket_timeout=settings.redis_timeout,
+                     connect_timeout=settings.redis_timeout)  # fmt: skip
+    part = "frontend-read-only" if settings.read_only else "frontend"
+    try:
+        warning = check_permissions(client, part, "resque-frontend", redis, settings.namespace)
+    except StartupError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    finally:
+        client.close()
+    if warning:
+        print(f"resque-frontend: {warning}", file=sys.stderr)
 
 
 if __name__ == "__main__":

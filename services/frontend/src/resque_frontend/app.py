@@ -18,7 +18,8 @@ from resque_proto import Resque, connect
 def create_app(settings: Settings | None = None, resque: Resque | None = None) -> Flask:
     settings = settings or Settings.from_env()
     if resque is None:
-        client = connect(settings.redis_url, socket_timeout=settings.redis_timeout,
+        client = connect(settings.redis or settings.redis_url,
+                         socket_timeout=settings.redis_timeout,
                          connect_timeout=settings.redis_timeout)  # fmt: skip
         resque = Resque(client, namespace=settings.namespace)
     app = Flask(__name__)

@@ -6,14 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import namespace_from_env
-
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in TRUE_WORDS
+from resque_proto.redis_config import RedisSettings
+from resque_proto.settings import env_bool
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -41,6 +36,7 @@ class Settings:
     ours_stale_after: float = 30.0
     ruby_stale_after: float = 300.0
     redis_timeout: float = 2.0
+    redis: RedisSettings | None = None  # None: from redis_url alone
 
     @property
     def auth_required(self) -> bool:
@@ -53,10 +49,12 @@ class Settings:
         password = env.get("FRONTEND_AUTH_PASSWORD") or None
         if user and not password:
             raise ValueError("FRONTEND_AUTH_USER is set but FRONTEND_AUTH_PASSWORD is empty")
+        redis = RedisSettings.from_env(env)  # a RedisConfigError is a ValueError
         return cls(
-            redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+            redis_url=redis.url,
+            redis=redis,
             namespace=env.get("RESQUE_NAMESPACE") or namespace_from_env(),
-            read_only=_flag(env, "FRONTEND_READ_ONLY"),
+            read_only=env_bool(env, "FRONTEND_READ_ONLY", False),
             auth_user=user or ("admin" if password else None),
             auth_password=password,
             auth_token=env.get("FRONTEND_AUTH_TOKEN") or None,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, abort, render_template
 
 from resque_frontend import reads
 from resque_frontend.context import int_arg, resque, settings
 from resque_proto import Resque
+from resque_proto.redis_config import redacted
 from resque_proto.text import text, texts
 
 blueprint = Blueprint("stats", __name__)
@@ -36,13 +36,8 @@ class KeyRow:
 
 
 def redacted_url(url: str) -> str:
-    """The Redis URL without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The Redis URL without its password (any form, redis+sentinel:// included)."""
+    return redacted(url)
 
 
 def _size_command(pipe: Any, kind: str, key: str) -> bool:

@@ -23,9 +23,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"resque-scheduler: {error}", file=sys.stderr)
         return 2
     configure(config.log_format)
-    from resque_scheduler.scheduler import Scheduler
+    from resque_proto.permissions import StartupError, check_permissions
+    from resque_proto.redis_config import RedisSettings
+    from resque_scheduler.scheduler import Scheduler, log
 
-    return Scheduler(config, schedule).run()
+    scheduler = Scheduler(config, schedule)
+    try:  # may the Redis user do what the scheduler does? (docs/redis.md)
+        warning = check_permissions(
+            scheduler.resque.redis, "scheduler", "resque-scheduler",
+            config.redis or RedisSettings.from_url(config.redis_url), config.namespace,
+        )  # fmt: skip
+    except StartupError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if warning:
+        log.warning(warning)
+    return scheduler.run()
 
 
 if __name__ == "__main__":

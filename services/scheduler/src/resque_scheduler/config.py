@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import DEFAULT_NAMESPACE
+from resque_proto.redis_config import RedisConfigError, RedisSettings
 from resque_scheduler import __version__
 
 DEFAULT_LOCK_TIMEOUT = 15
@@ -34,6 +35,7 @@ class Config:
     health_file: str | None
     log_format: str
     health_check: bool = False
+    redis: RedisSettings | None = None  # None: from redis_url alone
 
 
 def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -46,7 +48,10 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     def option(flag: str, env: str, default: str | None, text: str) -> None:
         parser.add_argument(flag, default=environ.get(env) or default, help=f"{text} [{env}]")
 
-    option("--redis-url", "REDIS_URL", DEFAULT_REDIS_URL, "Redis URL (redis:// or rediss://)")
+    option("--redis-url", "REDIS_URL", None,
+           f"Redis URL (default {DEFAULT_REDIS_URL}): redis://, rediss:// (TLS) or "
+           "redis+sentinel://; REDIS_URL_FILE, REDIS_PASSWORD(_FILE), REDIS_TLS_*, "
+           "REDIS_SENTINELS... in docs/redis.md")  # fmt: skip
     option("--namespace", "RESQUE_NAMESPACE", DEFAULT_NAMESPACE, "key prefix, as Resque's")
     option("--schedule", "RESQUE_SCHEDULE", None, "YAML file of recurring schedules")
     option("--env", "RESQUE_SCHEDULER_ENV", None, "load only entries whose rails_env/env match")
@@ -73,14 +78,21 @@ def _number(name: str, value: str, low: float) -> float:
 
 
 def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    args = _parser(os.environ if environ is None else environ).parse_args(argv)
+    environ = os.environ if environ is None else environ
+    args = _parser(environ).parse_args(argv)
+    flag_url = args.redis_url if args.redis_url != environ.get("REDIS_URL") else None
+    try:
+        redis = RedisSettings.from_env(environ, url=flag_url)
+    except RedisConfigError as error:
+        raise ConfigError(str(error)) from None
     if args.log_format not in ("json", "text"):
         raise ConfigError(f"RESQUE_LOG_FORMAT={args.log_format!r} must be json or text")
     lock_timeout = _number("RESQUE_SCHEDULER_LOCK_TIMEOUT", args.lock_timeout, 3)
     if lock_timeout != int(lock_timeout):
         raise ConfigError(f"RESQUE_SCHEDULER_LOCK_TIMEOUT={args.lock_timeout!r} must be whole")
     return Config(
-        redis_url=args.redis_url,
+        redis_url=redis.url,
+        redis=redis,
         namespace=args.namespace,
         schedule_file=args.schedule or None,
         env=args.env or None,

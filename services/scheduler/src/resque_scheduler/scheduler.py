@@ -38,7 +38,7 @@ class Scheduler:
     def __init__(self, config: Config, schedule_file: dict[str, dict[str, object]] | None):
         self.config = config
         self.schedule_file = schedule_file
-        self.resque = Resque(connect(config.redis_url), config.namespace)
+        self.resque = Resque(connect(config.redis or config.redis_url), config.namespace)
         self.lock = LeaderLock(self.resque.redis, self.resque.keys, config.lock_timeout)
         self.recurring = RecurringJobs(
             self.resque.schedules, self.lock.value, config.env, grace=config.lock_timeout + 2.0
@@ -89,6 +89,8 @@ class Scheduler:
         if self.waiter is not None:
             self.waiter.close()
             self.waiter = None
+        # after a failover no pooled socket may keep talking to the old primary
+        self.resque.redis.connection_pool.disconnect()
         self.leading = False
         self.next_renewal = 0.0
         self._pause()

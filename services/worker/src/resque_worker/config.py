@@ -16,11 +16,12 @@ from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.errors import ValidationError
 from resque_proto.keys import DEFAULT_NAMESPACE
 from resque_proto.queue_patterns import parse_queue_list
+from resque_proto.redis_config import RedisConfigError, RedisSettings
 from resque_proto.retry import RetryPolicy, policy_from
+from resque_proto.settings import BooleanSettingError, parse_bool
 from resque_proto.status import DEFAULT_TTL
 
 NO_RETRY = RetryPolicy()
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,7 @@ class Config:
     health_check: bool = False
     retry_policy: RetryPolicy = NO_RETRY
     status_ttl: int = DEFAULT_TTL
+    redis: RedisSettings | None = None  # None: from redis_url alone
 
     @property
     def burst(self) -> bool:
@@ -59,7 +61,9 @@ class Config:
 
 # (flag, environment variables, default, help). Defaults are strings, parsed like env values.
 OPTIONS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
-    ("--redis-url", ("REDIS_URL",), DEFAULT_REDIS_URL, "Redis URL (redis:// or rediss://)"),
+    ("--redis-url", ("REDIS_URL",), DEFAULT_REDIS_URL,
+     "Redis URL: redis://, rediss:// (TLS) or redis+sentinel://; REDIS_URL_FILE, "
+     "REDIS_PASSWORD(_FILE), REDIS_TLS_*, REDIS_SENTINELS... in docs/redis.md"),
     ("--namespace", ("RESQUE_NAMESPACE",), DEFAULT_NAMESPACE, "key prefix, as Resque's"),
     ("--queues", ("QUEUES", "QUEUE"), None,
      "queues in priority order, comma-separated; * and globs, !name skips (required)"),
@@ -140,8 +144,12 @@ def _number(name: str, value: str | None, minimum: float = 0.0) -> float:
     return number
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() not in FALSE_WORDS
+def _flag(name: str, value: str | None) -> bool:
+    """resque_proto.settings' words (as every part); anything else is an error."""
+    try:
+        return parse_bool(name, value or "")
+    except BooleanSettingError as error:
+        raise ConfigError(str(error)) from None
 
 
 def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -158,17 +166,22 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     redeliveries = _number("RESQUE_MAX_REDELIVERIES", raw["max_redeliveries"])
     if redeliveries != int(redeliveries):
         raise ConfigError(f"RESQUE_MAX_REDELIVERIES must be a whole number, got {redeliveries}")
+    try:
+        redis = RedisSettings.from_env(env, url=args.redis_url)
+    except RedisConfigError as error:
+        raise ConfigError(str(error)) from None
     return Config(
-        redis_url=raw["redis_url"] or DEFAULT_REDIS_URL,
+        redis_url=redis.url,
+        redis=redis,
         namespace=raw["namespace"] or DEFAULT_NAMESPACE,
         queues=queues,
         job_modules=tuple(parse_queue_list(raw["jobs"] or "")),
         interval=0.0 if args.burst else _number("INTERVAL", raw["interval"]),
-        fork_per_job=_flag(raw["fork_per_job"]),
-        term_child=_flag(raw["term_child"]),
+        fork_per_job=_flag("FORK_PER_JOB", raw["fork_per_job"]),
+        term_child=_flag("TERM_CHILD", raw["term_child"]),
         term_timeout=_number("RESQUE_TERM_TIMEOUT", raw["term_timeout"]),
         pre_shutdown_timeout=_number("RESQUE_PRE_SHUTDOWN_TIMEOUT", raw["pre_shutdown_timeout"]),
-        graceful_term=_flag(raw["graceful_term"]),
+        graceful_term=_flag("GRACEFUL_TERM", raw["graceful_term"]),
         procline_prefix=raw["procline_prefix"] or "",
         job_timeout=_number("RESQUE_JOB_TIMEOUT", raw["job_timeout"]),
         heartbeat_interval=_number("RESQUE_HEARTBEAT_INTERVAL", raw["heartbeat_interval"], 0.1),

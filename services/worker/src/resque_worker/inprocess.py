@@ -74,7 +74,10 @@ class InProcessWorker(Worker):
 
     def _beat_while_busy(self) -> None:
         """Heartbeat on its own connection while a job runs; the loop beats when idle."""
-        resque = Resque(connect(self.config.redis_url, socket_timeout=5.0), self.config.namespace)
+        resque = Resque(
+            connect(self.config.redis or self.config.redis_url, socket_timeout=5.0),
+            self.config.namespace,
+        )
         while True:
             self._busy.wait()
             time.sleep(self.config.heartbeat_interval)

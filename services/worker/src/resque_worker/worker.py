@@ -26,6 +26,7 @@ from typing import Any
 import redis
 
 from resque_proto import PrunePolicy, QueueWaiter, Reserved, Resque, connect
+from resque_proto import job_hooks as hooks
 from resque_proto.backoff import Backoff
 from resque_proto.delayed_payload import due_timestamp
 from resque_proto.errors import MalformedPayload, ValidationError
@@ -38,7 +39,6 @@ from resque_proto.recovery import recover_worker
 from resque_proto.retry import RetryPolicy, attempt_of, class_policy, job_policy, retry_payload
 from resque_proto.status import FAILED, SCHEDULED, SUCCEEDED
 from resque_proto.workers import make_worker_id
-from resque_worker import hooks
 from resque_worker.config import Config
 from resque_worker.errors import DirtyExit, UnknownJobClass
 from resque_worker.outcome import Outcome
@@ -87,7 +87,9 @@ class Worker:
         self.title = ProcTitle(config.procline_prefix)
         self.health = HealthFile(config.health_file)
         self.resque = Resque(
-            connect(config.redis_url, socket_timeout=5.0), config.namespace, config.status_ttl
+            connect(config.redis or config.redis_url, socket_timeout=5.0),
+            config.namespace,
+            config.status_ttl,
         )
         self.id = make_worker_id(config.queues, os.getpid())
         self.policy = PrunePolicy(

@@ -1,0 +1,94 @@
+"""Connections that treat a ``READONLY`` reply as "the primary is gone: reconnect".
+
+After a failover the old primary, if it is still up, becomes a replica and
+refuses writes with ``READONLY``. redis-py raises ``ReadOnlyError``, a
+``ResponseError``, which the parts would treat as a refused command. These
+connection classes raise :class:`PrimaryDemoted` instead, a
+``redis.ConnectionError``, so every part takes its reconnect-with-backoff path;
+they also drop their pool's idle connections, so no pooled socket keeps talking
+to the demoted node (under Sentinel the next connection asks the sentinels for
+the new primary; with a direct URL, e.g. a managed service's endpoint, it
+resolves the name again).
+
+Imported by ``resque_proto.connection.connect`` only (it loads redis-py).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import redis
+from redis import connection as rc
+from redis import sentinel as rs
+from redis.exceptions import ReadOnlyError
+
+POOL_KWARG = "resque_pool"  # how our pool hands its connections a weak reference to itself
+
+
+class PrimaryDemoted(redis.ConnectionError):
+    """Redis answered ``READONLY``: it is a replica now; reconnect to the primary."""
+
+
+class DemotionAware:
+    """Mixin for connection classes: ``READONLY`` becomes :class:`PrimaryDemoted`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._resque_pool: weakref.ref[Any] | None = kwargs.pop(POOL_KWARG, None)
+        super().__init__(**kwargs)
+
+    def _read(self, *args: Any, **kwargs: Any) -> Any:
+        return super().read_response(*args, **kwargs)  # type: ignore[misc]
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._read(*args, **kwargs)
+        except ReadOnlyError as error:
+            self._drop_pool()
+            raise PrimaryDemoted(
+                f"{error} (the primary was demoted, a failover?): reconnecting"
+            ) from error
+
+    def _owner(self) -> Any:
+        if self._resque_pool is not None:
+            return self._resque_pool()
+        proxy = getattr(self, "connection_pool", None)  # a Sentinel pool's proxy
+        ref = getattr(proxy, "connection_pool_ref", None)
+        return ref() if ref is not None else None
+
+    def _drop_pool(self) -> None:
+        self.disconnect()  # type: ignore[attr-defined]
+        pool = self._owner()
+        if pool is not None:
+            pool.disconnect(inuse_connections=False)
+
+
+class Connection(DemotionAware, rc.Connection):
+    pass
+
+
+class SSLConnection(DemotionAware, rc.SSLConnection):
+    pass
+
+
+class UnixConnection(DemotionAware, rc.UnixDomainSocketConnection):
+    pass
+
+
+class SentinelConnection(DemotionAware, rs.SentinelManagedConnection):
+    def _read(self, *args: Any, **kwargs: Any) -> Any:
+        # Past SentinelManagedConnection.read_response, which would turn READONLY
+        # into a plain ConnectionError after dropping this connection only.
+        return super(rs.SentinelManagedConnection, self).read_response(*args, **kwargs)
+
+
+class SentinelSSLConnection(SentinelConnection, rs.SentinelManagedSSLConnection):
+    pass
+
+
+class ConnectionPool(rc.ConnectionPool):
+    """A pool whose connections hold a weak reference to it (to drop the idle ones)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.connection_kwargs[POOL_KWARG] = weakref.ref(self)
