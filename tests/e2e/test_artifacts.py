@@ -50,7 +50,7 @@ def compose_config(
 
 
 def test_compose_file_is_valid_for_compose_v2() -> None:
-    for profiles in ([], ["monitoring"]):
+    for profiles in ([], ["monitoring"], ["ha"]):
         result = compose_config([COMPOSE_V2], profiles)
         assert result.returncode == 0, result.stderr
 
@@ -65,7 +65,7 @@ def require_compose_v1() -> None:
 
 def test_compose_file_is_valid_for_compose_v1() -> None:
     require_compose_v1()
-    for profiles in ([], ["monitoring"]):
+    for profiles in ([], ["monitoring"], ["ha"]):
         result = compose_config([COMPOSE_V1], profiles)
         assert result.returncode == 0, result.stderr
 
@@ -148,9 +148,71 @@ def test_compose_v1_runs_the_stack(images: docker.DockerClient, tmp_path: Path) 
         assert len(stack.containers("scheduler")) == 2
         holder = wait_for(stack.scheduler_leader, timeout=30, what="a scheduler to lead")
         hosts = {c.attrs["Config"]["Hostname"] for c in stack.containers("scheduler")}
-        assert holder.rsplit(":", 1)[0] in hosts
+        # The lock's value is <hostname>:<pid>:<token>.
+        assert holder.split(":", 1)[0] in hosts
     finally:
         stack.down()
+
+
+def test_ha_profile_follows_the_rules() -> None:
+    """--profile ha: `redis` is the first primary of three data nodes, each
+    started by resque-redis-node under its own name with its own volume and
+    the same config (any of them may become the primary); three Sentinels,
+    each with its own volume for the config it rewrites, a health check on
+    its port, and the settings file; the profile's env file points every
+    part at all three."""
+    result = compose_config([COMPOSE_V2], ["ha"], "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    data_nodes = ("redis", "redis-2", "redis-3")
+    sentinels = ("sentinel-1", "sentinel-2", "sentinel-3")
+    volumes = set()
+    for name in data_nodes:
+        node = services[name]
+        assert node["command"] == ["resque-redis-node", "/etc/resque-py/redis.conf"], name
+        assert node["environment"]["REDIS_NODE_HOSTNAME"] == name
+        assert node["environment"]["REDIS_INITIAL_PRIMARY"] == "redis"
+        asked = node["environment"]["REDIS_SENTINELS"].split(",")
+        assert asked == [f"{s}:26379" for s in sentinels], name
+        assert node["read_only"] is True and "healthcheck" in node, name
+        (data,) = [v for v in node["volumes"] if v["target"] == "/data"]
+        volumes.add(data["source"])
+        assert (name == "redis") == ("profiles" not in node), name
+    for name in sentinels:
+        sentinel = services[name]
+        assert sentinel["profiles"] == ["ha"]
+        assert sentinel["command"] == ["resque-redis-sentinel"], name
+        assert sentinel["environment"]["REDIS_NODE_HOSTNAME"] == name
+        assert sentinel["environment"]["REDIS_SENTINEL_QUORUM"] == "2"
+        assert "-p 26379" in " ".join(sentinel["healthcheck"]["test"]), name
+        (data,) = [v for v in sentinel["volumes"] if v["target"] == "/data"]
+        volumes.add(data["source"])
+        (settings,) = [
+            v
+            for v in sentinel["volumes"]
+            if v["target"] == sentinel["environment"]["REDIS_SENTINEL_SETTINGS"]
+        ]
+        assert settings["read_only"] is True and Path(settings["source"]).is_file()
+        assert "sentinel down-after-milliseconds resque" in Path(settings["source"]).read_text()
+    assert len(volumes) == 6, "every node and Sentinel keeps its own state"
+    env_file = REPO / "deploy" / "compose" / "ha" / "ha.env"
+    settings_env = dict(
+        line.split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert settings_env["COMPOSE_PROFILES"] == "ha"
+    assert settings_env["REDIS_URL"] == (
+        "redis+sentinel://" + ",".join(f"{s}:26379" for s in sentinels) + "/resque/0"
+    )
+    compose = [COMPOSE_V2, "--file", COMPOSE_FILES[0], "--env-file", str(env_file)]
+    with_env = run([*compose, "config", "--format", "json"])
+    assert with_env.returncode == 0, with_env.stderr
+    configured = json.loads(with_env.stdout)["services"]
+    assert set(sentinels) <= set(configured), "COMPOSE_PROFILES=ha starts the Sentinels"
+    for name in ("enqueuer", "worker", "frontend", "scheduler"):
+        assert configured[name]["environment"]["REDIS_URL"] == settings_env["REDIS_URL"], name
+    assert configured["enqueuer"]["environment"]["ENQUEUER_MIN_REPLICAS"] == "1"
 
 
 def test_monitoring_profile_files_exist_and_prometheus_config_is_valid() -> None:

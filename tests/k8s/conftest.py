@@ -1,7 +1,9 @@
 """Render every Kustomize overlay of deploy/k8s once per session.
 
 Tests get a ``Manifest`` per overlay (fixture ``manifest``, parametrized over
-``deploy/k8s/overlays/*``) with small look-up helpers over the rendered objects.
+``deploy/k8s/overlays/*`` and over the Redis components added to the dev
+overlay, see ``COMPONENT_VARIANTS``) with small look-up helpers over the
+rendered objects.
 Rendering needs ``kubectl`` (its built-in kustomize); without it the tests skip
 with a message, except under ``CI=true`` where they fail.
 """
@@ -22,9 +24,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_DIR = REPO / "deploy" / "k8s"
-OVERLAYS = sorted(
+OVERLAY_DIRS = sorted(
     p.name for p in (K8S_DIR / "overlays").iterdir() if (p / "kustomization.yaml").is_file()
 )
+# "One line in an overlay": each Redis component appended to the `components:`
+# of an existing overlay (a copy of deploy/k8s), rendered and checked like the
+# overlays themselves, as "<overlay>+<component>".
+COMPONENT_VARIANTS = {
+    "dev+redis-sentinel": ("dev", "redis-sentinel"),
+    "dev+external-redis": ("dev", "external-redis"),
+}
+OVERLAYS = [*OVERLAY_DIRS, *COMPONENT_VARIANTS]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 Obj = dict[str, Any]
@@ -128,6 +138,22 @@ class Manifest:
         assert len(matches) == 1, f"{self.overlay}: expected one container in {workload_name}"
         return matches[0]
 
+    @property
+    def redis_topology(self) -> str:
+        """Where the jobs live in this overlay: ``single`` (the base's one Redis
+        pod), ``sentinel`` (components/redis-sentinel: Redis pods with a
+        Sentinel container each) or ``external`` (components/external-redis:
+        no Redis in the cluster)."""
+        redis = self.get("StatefulSet", "redis")
+        if redis is None:
+            return "external"
+        names = {c["name"] for c in redis["spec"]["template"]["spec"]["containers"]}
+        return "sentinel" if "sentinel" in names else "single"
+
+    def redis_url(self, workload_name: str) -> RedisUrl:
+        """The parsed REDIS_URL of a workload's main container (plain_env's view)."""
+        return parse_redis_url(self.plain_env(self.container(workload_name))["REDIS_URL"])
+
     def plain_env(self, container: Container) -> dict[str, str]:
         """The container's environment as the kubelet builds it, for plain values:
         ConfigMaps from ``envFrom`` first, then ``env`` (with ``$(VAR)`` expanded
@@ -153,14 +179,62 @@ class Manifest:
         return env
 
 
+@dataclass(frozen=True)
+class RedisUrl:
+    """A REDIS_URL of the connection contract: ``redis://``, ``rediss://`` or
+    ``redis+sentinel://[user:pass@]host1:port,host2:port/<master>[/<db>]``."""
+
+    scheme: str
+    hosts: list[tuple[str, int]]
+    username: str | None
+    password: str | None
+    database: str
+    master: str | None
+
+
+def parse_redis_url(url: str) -> RedisUrl:
+    scheme, _, rest = url.partition("://")
+    authority, _, path = rest.partition("/")
+    credentials, at, hostlist = authority.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = credentials.partition(":")
+        username, password = (user or None), (secret if colon else None)
+    default_port = 26379 if scheme == "redis+sentinel" else 6379
+    hosts = []
+    for entry in hostlist.split(","):
+        host, colon, port = entry.rpartition(":")
+        hosts.append((host, int(port)) if colon else (entry, default_port))
+    segments = [s for s in path.split("/") if s]
+    master = segments.pop(0) if scheme == "redis+sentinel" and segments else None
+    return RedisUrl(scheme, hosts, username, password, segments[0] if segments else "0", master)
+
+
 def expand(value: str, env: Mapping[str, str]) -> str:
     """Kubernetes ``$(VAR)`` expansion: only variables defined earlier expand."""
     return re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), value)
 
 
+def kustomize_with_component(workdir: Path, overlay: str, component: str) -> list[Obj]:
+    """Render ``overlay`` with ``component`` added last to its components."""
+    tree = workdir / f"{overlay}+{component}"
+    shutil.copytree(K8S_DIR, tree)
+    kustomization = tree / "overlays" / overlay / "kustomization.yaml"
+    config = yaml.safe_load(kustomization.read_text())
+    config["components"] = [*config.get("components", []), f"../../components/{component}"]
+    kustomization.write_text(yaml.safe_dump(config, sort_keys=False))
+    return kustomize(kustomization.parent)
+
+
 @pytest.fixture(scope="session")
-def rendered() -> dict[str, Manifest]:
-    return {name: Manifest(name, kustomize(K8S_DIR / "overlays" / name)) for name in OVERLAYS}
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Manifest]:
+    manifests = {
+        name: Manifest(name, kustomize(K8S_DIR / "overlays" / name)) for name in OVERLAY_DIRS
+    }
+    workdir = tmp_path_factory.mktemp("k8s-variants")
+    for name, (overlay, component) in COMPONENT_VARIANTS.items():
+        manifests[name] = Manifest(name, kustomize_with_component(workdir, overlay, component))
+    return manifests
 
 
 @pytest.fixture(params=OVERLAYS)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 from typing import Any
-from urllib.parse import urlsplit
 
 from resque_proto.keys import Keys
 from resque_proto.queue_patterns import is_dynamic, parse_queue_list, resolve_queues
@@ -38,7 +37,7 @@ def test_scaled_object_owns_the_worker_replica_count(manifest: Any) -> None:
 def test_replica_bounds(manifest: Any) -> None:
     spec = scaled_object(manifest)["spec"]
     assert 0 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
-    if manifest.overlay == "production":
+    if manifest.overlay.startswith("production"):
         # Scale to zero trades millisecond pickup for KEDA's polling; not in production.
         assert spec["minReplicaCount"] >= 1
 
@@ -54,6 +53,11 @@ def test_one_trigger_per_worker_queue_on_its_full_key(manifest: Any) -> None:
 
 
 def test_triggers_use_the_redis_service_address_and_database(manifest: Any) -> None:
+    """In-cluster (one Redis, or the Sentinel group, where the `redis`
+    Service spans every data node and an LLEN on a replica is as good): the
+    Service's cluster DNS name. External: see the next test."""
+    if manifest.redis_topology == "external":
+        return
     service = next(
         s
         for s in manifest.of_kind("Service")
@@ -61,11 +65,40 @@ def test_triggers_use_the_redis_service_address_and_database(manifest: Any) -> N
     )
     fqdn = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc.cluster.local"
     expected_address = f"{fqdn}:{service['spec']['ports'][0]['port']}"
-    worker_url = urlsplit(manifest.plain_env(manifest.container("worker"))["REDIS_URL"])
-    database = worker_url.path.lstrip("/") or "0"
+    database = manifest.redis_url("worker").database
     for trigger in scaled_object(manifest)["spec"]["triggers"]:
         assert trigger["metadata"]["address"] == expected_address
         assert trigger["metadata"].get("databaseIndex", "0") == database
+
+
+def test_external_redis_triggers_read_the_pods_endpoint_over_tls(manifest: Any) -> None:
+    """components/external-redis: KEDA takes the address, user, password and CA
+    from the same Secret keys as the pods (a TriggerAuthentication `address`
+    wins over the triggers' in-cluster one), over TLS like the pods' rediss://."""
+    if manifest.redis_topology != "external":
+        return
+    worker = manifest.container("worker")
+    env = manifest.plain_env(worker)
+    url = manifest.redis_url("worker")
+    assert url.scheme == "rediss"
+    auth = manifest.get("TriggerAuthentication", "resque-redis")
+    refs = {
+        r["parameter"]: f"secretKeyRef({r['name']},{r['key']})"
+        for r in auth["spec"]["secretTargetRef"]
+    }
+    assert env["REDIS_URL"] == f"rediss://{refs['address']}/{url.database}"
+    assert refs["username"] == env["REDIS_USERNAME"]
+    assert refs["password"] == env["REDIS_PASSWORD"]
+    # The CA the pods may mount is the one KEDA may use.
+    ca_volume = next(v for v in worker.pod_spec["volumes"] if v["name"] == "redis-tls")
+    (item,) = ca_volume["secret"]["items"]
+    assert refs["ca"] == f"secretKeyRef({ca_volume['secret']['secretName']},{item['key']})"
+    (tls,) = auth["spec"]["configMapTargetRef"]
+    assert tls["parameter"] == "tls"
+    assert manifest.get("ConfigMap", tls["name"])["data"][tls["key"]] == "enable"
+    for trigger in scaled_object(manifest)["spec"]["triggers"]:
+        assert trigger["metadata"].get("enableTLS", "false") == "false", "tls is set once, in auth"
+        assert trigger["metadata"].get("databaseIndex", "0") == url.database
 
 
 def test_triggers_authenticate_with_the_pods_redis_password(manifest: Any) -> None:

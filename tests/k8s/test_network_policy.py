@@ -1,7 +1,9 @@
 """NetworkPolicies: every pod of ours is isolated for ingress, every selector
 matches real pod labels, only our Redis clients (and KEDA's operator) reach
-Redis, the HTTP services accept only the ingress side, Prometheus and
-labelled producer pods, and the scheduler talks to Redis and DNS only.
+Redis (with Sentinel: its Sentinels too, and the Redis pods each other), the
+HTTP services accept only the ingress side, Prometheus and labelled producer
+pods, and the scheduler talks to Redis (for an external Redis: its TCP ports)
+and DNS only.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 REDIS_CLIENTS = {"enqueuer", "worker", "frontend", "scheduler"}
 DNS_PORT = 53
+SENTINEL_PORT = 26379
 
 
 def ingress_policies(manifest: Any) -> list[dict[str, Any]]:
@@ -103,13 +106,26 @@ def test_policy_ports_are_ports_the_pods_listen_on(manifest: Any) -> None:
 
 
 def test_only_our_redis_clients_reach_redis(manifest: Any) -> None:
+    """And with Sentinel, the Redis pods themselves (replication, Sentinels
+    watching the nodes and each other); the clients ask the Sentinels too."""
     redis = manifest.get("StatefulSet", "redis")
-    assert in_namespace_sources(manifest, redis, 6379) == REDIS_CLIENTS
+    topology = manifest.redis_topology
+    if topology == "external":
+        assert redis is None
+        return
+    if topology == "single":
+        assert in_namespace_sources(manifest, redis, 6379) == REDIS_CLIENTS
+        assert in_namespace_sources(manifest, redis, SENTINEL_PORT) == set()
+        return
+    for port in (6379, SENTINEL_PORT):
+        assert in_namespace_sources(manifest, redis, port) == REDIS_CLIENTS | {"redis"}, port
 
 
 def test_redis_admits_other_namespaces_only_for_named_pods(manifest: Any) -> None:
     """Only KEDA's operator, never a whole namespace."""
     redis = manifest.get("StatefulSet", "redis")
+    if redis is None:
+        return  # external Redis: nothing of ours to admit anyone to
     foreign = []
     for policy in policies_for(manifest, redis):
         for rule in policy["spec"].get("ingress", []):
@@ -168,8 +184,15 @@ def test_scheduler_admits_no_ingress(manifest: Any) -> None:
 
 
 def test_scheduler_egress_reaches_only_redis_and_the_cluster_dns(manifest: Any) -> None:
+    """Redis is our Redis pods on 6379 (and their Sentinels on 26379), or, for
+    an external Redis, any address (Kubernetes cannot name it) but only on
+    TCP ports that Redis endpoints use."""
     scheduler = manifest.get("Deployment", "scheduler")
     redis = manifest.get("StatefulSet", "redis")
+    redis_ports = {
+        "single": {("TCP", 6379)},
+        "sentinel": {("TCP", 6379), ("TCP", SENTINEL_PORT)},
+    }.get(manifest.redis_topology)
     policies = egress_policies_for(manifest, scheduler)
     assert policies, "the scheduler's egress is not restricted"
     reaches_redis = reaches_dns = False
@@ -180,11 +203,15 @@ def test_scheduler_egress_reaches_only_redis_and_the_cluster_dns(manifest: Any) 
             assert rule.get("ports"), f"{name}: an egress rule without ports allows every port"
             ports = {(p.get("protocol", "TCP"), p["port"]) for p in rule["ports"]}
             for peer in rule["to"]:
-                assert "ipBlock" not in peer, f"{name}: ipBlock"
                 namespace_selector = peer.get("namespaceSelector")
-                if namespace_selector is None:
+                if "ipBlock" in peer:
+                    assert manifest.redis_topology == "external", f"{name}: ipBlock"
+                    assert {protocol for protocol, _ in ports} == {"TCP"}, name
+                    assert DNS_PORT not in {port for _, port in ports}, name
+                    reaches_redis = True
+                elif namespace_selector is None:
                     assert manifest.workloads_selected_by(peer["podSelector"]) == [redis], name
-                    assert ports == {("TCP", 6379)}, name
+                    assert ports == redis_ports, name
                     reaches_redis = True
                 else:
                     # The cluster DNS, named by namespace and pod label.
@@ -205,8 +232,8 @@ def test_egress_to_our_pods_is_admitted_by_their_ingress_policies(manifest: Any)
         for policy in egress_policies_for(manifest, source):
             for rule in policy["spec"].get("egress", []):
                 for peer in rule["to"]:
-                    if "namespaceSelector" in peer:
-                        continue
+                    if "namespaceSelector" in peer or "ipBlock" in peer:
+                        continue  # not our pods
                     for target in manifest.workloads_selected_by(peer["podSelector"]):
                         for port in rule["ports"]:
                             allowed = in_namespace_sources(manifest, target, port["port"])

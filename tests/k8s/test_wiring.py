@@ -16,9 +16,17 @@ import yaml
 from resque_proto.queue_patterns import parse_queue_list
 from resque_proto.recurring import parse_entry
 
-# Secrets the production overlay expects the platform team to create (see
-# docs/kubernetes.md, "Install"); everything else must be in the render.
-EXTERNAL_SECRETS = {"production": {"resque-secrets"}}
+# Secrets the production overlays expect the platform team to create (see
+# docs/kubernetes.md, "Install" and "Managed Redis"); everything else must be
+# in the render.
+EXTERNAL_SECRETS = {
+    "production": {"resque-secrets"},
+    "production-sentinel": {"resque-secrets"},
+    "production-external-redis": {"resque-secrets", "resque-redis"},
+    "dev+external-redis": {"resque-redis"},
+}
+# The Sentinel group's master name (components/redis-sentinel).
+SENTINEL_MASTER = "resque"
 REDIS_CLIENTS = {"enqueuer", "worker", "frontend", "scheduler"}
 REPO = Path(__file__).resolve().parents[2]
 # The demo schedule of `make run` and Compose; the dev overlay ships a copy.
@@ -67,6 +75,8 @@ def test_every_namespaced_object_is_in_the_overlay_namespace(manifest: Any) -> N
 
 
 def test_every_app_reaches_redis_through_its_service(manifest: Any) -> None:
+    if manifest.redis_topology != "single":
+        return  # the next two tests
     service = redis_service(manifest)
     port = service["spec"]["ports"][0]["port"]
     for name in REDIS_CLIENTS:
@@ -81,10 +91,91 @@ def test_every_app_reaches_redis_through_its_service(manifest: Any) -> None:
         assert url.password == "secretKeyRef(resque-secrets,redis-password)", name
 
 
+def sentinel_container(manifest: Any) -> Any:
+    (sentinel,) = [
+        c
+        for c in manifest.containers()
+        if c.workload["metadata"]["name"] == "redis" and c.spec["name"] == "sentinel"
+    ]
+    return sentinel
+
+
+def test_every_app_asks_every_sentinel_of_the_group(manifest: Any) -> None:
+    """components/redis-sentinel: the apps' REDIS_URL lists each Redis pod's
+    Sentinel by its stable DNS name (pod.headless-service) and port, names the
+    master the Sentinels monitor, carries the data nodes' password, and the
+    Sentinels' own password comes from the same Secret key they use."""
+    if manifest.redis_topology != "sentinel":
+        return
+    redis = manifest.get("StatefulSet", "redis")
+    headless = manifest.get("Service", redis["spec"]["serviceName"])
+    (sentinel_port,) = [p for p in headless["spec"]["ports"] if p["targetPort"] == "sentinel"]
+    sentinel = sentinel_container(manifest)
+    (container_port,) = [p for p in sentinel.spec["ports"] if p["name"] == "sentinel"]
+    assert container_port["containerPort"] == sentinel_port["port"] == 26379
+    sentinel_env = manifest.plain_env(sentinel)
+    assert sentinel_env["REDIS_SENTINEL_MASTER"] == SENTINEL_MASTER
+    pods = [f"redis-{i}.{headless['metadata']['name']}" for i in range(redis["spec"]["replicas"])]
+    for name in REDIS_CLIENTS:
+        url = manifest.redis_url(name)
+        env = manifest.plain_env(manifest.container(name))
+        assert url.scheme == "redis+sentinel", name
+        assert url.hosts == [(pod, sentinel_port["port"]) for pod in pods], name
+        assert url.master == SENTINEL_MASTER, name
+        assert url.database == "0", name
+        assert url.password == "secretKeyRef(resque-secrets,redis-password)", name
+        assert env["REDIS_SENTINEL_PASSWORD"] == sentinel_env["REDIS_SENTINEL_PASSWORD"], name
+
+
+def test_sentinel_group_shape(manifest: Any) -> None:
+    """Three pods on three nodes (a node's loss keeps the quorum of 2), each
+    Sentinel watching the data nodes with their password; the data nodes
+    replicate with it (masterauth) and announce stable names."""
+    if manifest.redis_topology != "sentinel":
+        return
+    redis = manifest.get("StatefulSet", "redis")
+    assert redis["spec"]["replicas"] == 3
+    pod_spec = redis["spec"]["template"]["spec"]
+    (term,) = pod_spec["affinity"]["podAntiAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert manifest.workloads_selected_by(term["labelSelector"]) == [redis]
+    sentinel_env = manifest.plain_env(sentinel_container(manifest))
+    assert sentinel_env["REDIS_SENTINEL_QUORUM"] == "2"
+    assert sentinel_env["REDIS_PASSWORD"] == "secretKeyRef(resque-secrets,redis-password)"
+    data_node = next(
+        c for c in manifest.containers() if c.workload is redis and c.spec["name"] == "redis"
+    )
+    command = data_node.spec["command"][2]
+    assert "exec resque-redis-node " in command
+    assert '--masterauth "$REDIS_PASSWORD"' in command
+    # The Sentinels' settings file is mounted where REDIS_SENTINEL_SETTINGS says.
+    settings = mounted_file(
+        manifest, sentinel_container(manifest), sentinel_env["REDIS_SENTINEL_SETTINGS"]
+    )
+    assert f"sentinel down-after-milliseconds {SENTINEL_MASTER} " in settings
+    # Its state lives on the pod's volume, where the data node looks for it.
+    data_mount = next(
+        m for m in sentinel_container(manifest).spec["volumeMounts"] if m["name"] == "data"
+    )
+    assert sentinel_env["REDIS_SENTINEL_CONFIG"].startswith(data_mount["mountPath"] + "/")
+    assert (
+        manifest.plain_env(data_node)["REDIS_SENTINEL_STATE"]
+        == sentinel_env["REDIS_SENTINEL_CONFIG"]
+    )
+
+
 def test_redis_requires_the_same_password(manifest: Any) -> None:
-    env = manifest.plain_env(manifest.container("redis"))
+    if manifest.redis_topology == "external":
+        return
+    redis = manifest.get("StatefulSet", "redis")
+    data_node = next(
+        c for c in manifest.containers() if c.workload is redis and c.spec["name"] == "redis"
+    )
+    env = manifest.plain_env(data_node)
     assert env["REDIS_PASSWORD"] == "secretKeyRef(resque-secrets,redis-password)"
-    assert '--requirepass "$REDIS_PASSWORD"' in manifest.container("redis").spec["command"][2]
+    assert '--requirepass "$REDIS_PASSWORD"' in data_node.spec["command"][2]
 
 
 def test_apps_agree_on_the_resque_namespace(manifest: Any) -> None:
@@ -104,6 +195,11 @@ def test_referenced_config_maps_exist(manifest: Any) -> None:
         for volume in workload["spec"]["template"]["spec"].get("volumes", []):
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in names, workload["metadata"]["name"]
+    for auth in manifest.of_kind("TriggerAuthentication"):
+        for ref in auth["spec"].get("configMapTargetRef", []):
+            config_map = manifest.get("ConfigMap", ref["name"])
+            assert config_map is not None, f"{auth['metadata']['name']}: {ref['name']}"
+            assert ref["key"] in config_map["data"], f"{auth['metadata']['name']}: {ref}"
 
 
 def test_referenced_secrets_exist_or_are_documented_as_external(manifest: Any) -> None:
@@ -150,6 +246,8 @@ def test_statefulset_governing_service_is_headless(manifest: Any) -> None:
 
 
 def test_disruption_budgets_cover_every_deployment(manifest: Any) -> None:
+    """And, with Sentinel, the Redis pods: one at a time (the single Redis
+    has none on purpose: a PDB on one replica would block every drain)."""
     covered = set()
     for pdb in manifest.of_kind("PodDisruptionBudget"):
         selected = manifest.workloads_selected_by(pdb["spec"]["selector"])
@@ -162,7 +260,18 @@ def test_disruption_budgets_cover_every_deployment(manifest: Any) -> None:
             replicas = selected[0]["spec"].get("replicas")
             assert replicas is not None, f"{pdb['metadata']['name']}: minAvailable on autoscaling"
             assert pdb["spec"]["minAvailable"] < replicas, pdb["metadata"]["name"]
-    assert covered == {d["metadata"]["name"] for d in manifest.of_kind("Deployment")}
+    deployments = {d["metadata"]["name"] for d in manifest.of_kind("Deployment")}
+    assert covered - {"redis"} == deployments
+    if manifest.redis_topology == "sentinel":
+        (pdb,) = [
+            p
+            for p in manifest.of_kind("PodDisruptionBudget")
+            if manifest.workloads_selected_by(p["spec"]["selector"])
+            == [manifest.get("StatefulSet", "redis")]
+        ]
+        assert pdb["spec"]["maxUnavailable"] == 1
+    else:
+        assert "redis" not in covered
 
 
 def test_dashboard_requires_a_login_from_the_secret(manifest: Any) -> None:
@@ -225,7 +334,7 @@ def test_scheduler_reads_a_valid_schedule_from_its_config_map(manifest: Any) -> 
 
 def test_dev_runs_the_demo_schedule_and_production_brings_its_own(manifest: Any) -> None:
     schedule = schedule_of(manifest)
-    if manifest.overlay == "dev":
+    if manifest.overlay.partition("+")[0] == "dev":
         assert schedule == yaml.safe_load(EXAMPLE_SCHEDULE.read_text())
         assert schedule, "the demo schedule is empty"
     else:

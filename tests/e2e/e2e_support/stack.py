@@ -51,10 +51,13 @@ class ComposeProject(DockerCompose):
 
     project: str = field(default="resque-e2e")
     binary: str = field(default=COMPOSE_V2)
+    profiles: list[str] = field(default_factory=list)
 
     @cached_property
     def compose_command_property(self) -> list[str]:
         command = [self.binary, "--project-name", self.project]
+        for profile in self.profiles:
+            command += ["--profile", profile]
         for path in self.compose_file_name or []:
             command += ["--file", path]
         for path in self.env_file or []:
@@ -88,11 +91,23 @@ class Stack:
     """A running Compose project and typed access to its parts."""
 
     def __init__(
-        self, workdir: Path, client: docker.DockerClient, compose_binary: str = COMPOSE_V2
+        self,
+        workdir: Path,
+        client: docker.DockerClient,
+        compose_binary: str = COMPOSE_V2,
+        *,
+        name: str = "",
+        profiles: tuple[str, ...] = (),
+        extra_files: tuple[Path, ...] = (),
+        extra_env: dict[str, str] | None = None,
     ) -> None:
+        """``name`` tells projects of one session apart; ``profiles``,
+        ``extra_files`` (more Compose files) and ``extra_env`` (more
+        variables for the file) shape a variant such as the ha profile."""
         self.docker = client
         self.v2 = compose_binary == COMPOSE_V2
-        self.project = f"resque-e2e-{'' if self.v2 else 'v1-'}{os.getpid()}"
+        prefix = f"{name}-" if name else ""
+        self.project = f"resque-e2e-{prefix}{'' if self.v2 else 'v1-'}{os.getpid()}"
         self.effects_dir = workdir / "effects"
         self.effects_dir.mkdir()
         self.effects_dir.chmod(0o777)  # written by the containers' UID 10001
@@ -108,16 +123,18 @@ class Stack:
                     f"ENQUEUER_TOKENS={TOKEN}",
                     f"E2E_EFFECTS_DIR={self.effects_dir}",
                     f"RESQUE_SCHEDULE_FILE={SCHEDULE_FILE}",
+                    *(f"{key}={value}" for key, value in (extra_env or {}).items()),
                 ]
             )
             + "\n"
         )
         self.compose = ComposeProject(
             context=str(REPO),
-            compose_file_name=COMPOSE_FILES,
+            compose_file_name=[*COMPOSE_FILES, *map(str, extra_files)],
             env_file=[str(env_file)],
             project=self.project,
             binary=compose_binary,
+            profiles=list(profiles),
         )
         self.enqueuer_url = f"http://127.0.0.1:{self.enqueuer_port}"
         self.frontend_url = f"http://127.0.0.1:{self.frontend_port}"
