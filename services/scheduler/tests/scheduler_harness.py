@@ -1,4 +1,4 @@
-"""Real ``resque-scheduler`` processes for the tests, and polling."""
+"""Real ``resque-scheduler`` processes for the tests."""
 
 from __future__ import annotations
 
@@ -6,24 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-DEADLINE = 60.0
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
-    """Poll until ``predicate()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.02)
+from redis_runner.polling import DEADLINE
 
 
 class SchedulerProcess:

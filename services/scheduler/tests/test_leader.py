@@ -7,8 +7,9 @@ import socket
 import time
 
 import redis
-from scheduler_harness import SchedulerProcess, StartScheduler, wait_for
+from scheduler_harness import SchedulerProcess, StartScheduler
 
+from redis_runner.polling import wait_for
 from resque_proto.text import text
 
 LOCK = "resque:resque_scheduler_master_lock"

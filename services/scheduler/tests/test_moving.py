@@ -6,11 +6,13 @@ import json
 import random
 import signal
 import time
+from functools import partial
 
 import pytest
 import redis
-from scheduler_harness import StartScheduler, wait_for
+from scheduler_harness import SchedulerProcess, StartScheduler
 
+from redis_runner.polling import wait_for
 from resque_proto import Resque
 from resque_proto.delayed_payload import encode_delayed_payload
 
@@ -25,6 +27,12 @@ def schedule_numbered(resque: Resque, count: int, first_due: int, seconds: int) 
     ]
     for start in range(0, count, 2_000):
         resque.delayed.schedule(entries[start : start + 2_000])
+
+
+def started_moving(scheduler: SchedulerProcess, client: redis.Redis) -> bool:
+    return scheduler.logged("moved due delayed jobs") or not client.zcard(
+        "resque:delayed_queue_schedule"
+    )
 
 
 def assert_each_moved_once(client: redis.Redis, count: int) -> None:
@@ -60,7 +68,7 @@ def test_racing_schedulers_move_every_job_exactly_once(
 ) -> None:
     schedulers = [start_scheduler() for _ in range(replicas)]
     for scheduler in schedulers:
-        wait_for(lambda s=scheduler: s.logged("scheduler starting"), what="the schedulers")
+        wait_for(partial(scheduler.logged, "scheduler starting"), what="the schedulers")
     # Due in the coming seconds, so that every replica is awake when they fall due.
     schedule_numbered(resque, JOBS, int(time.time()) + 2, seconds=3)
     wait_for(
@@ -86,11 +94,7 @@ def test_sigkill_mid_move_loses_nothing_and_duplicates_nothing(
     while redis_client.zcard("resque:delayed_queue_schedule"):
         scheduler = start_scheduler()
         wait_for(
-            lambda s=scheduler: (
-                s.logged("moved due delayed jobs")
-                or not redis_client.zcard("resque:delayed_queue_schedule")
-            ),
-            what="the scheduler to start moving",
+            partial(started_moving, scheduler, redis_client), what="the scheduler to start moving"
         )
         time.sleep(rng.uniform(0.0, 0.02))
         scheduler.signal(signal.SIGKILL)

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import redis
-from scheduler_harness import StartScheduler, wait_for
+from scheduler_harness import StartScheduler
 
+from redis_runner.polling import wait_for
 from resque_proto import Resque
 
 
