@@ -199,7 +199,7 @@ def test_unexpected_exceptions_are_a_500_problem_with_the_request_id(
     def explode(*args: object, **kwargs: object) -> str:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("resque_enqueuer.jobs.encode_payload", explode)
+    monkeypatch.setattr("resque_enqueuer.jobs.encode_checked_payload", explode)
 
     response = client.post("/jobs", json=JOB, headers={"X-Request-Id": "req-42"})
 

@@ -133,3 +133,27 @@ def test_payload_is_the_ruby_encoding_of_the_whole_job(
 ) -> None:
     whole = encode_json({"class": "Archive", "args": args, **extras})
     assert encode_payload("Archive", args, extras) == whole
+
+
+JSON_LEAVES = (
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
+)  # fmt: skip
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+EXTRAS = st.dictionaries(
+    st.text(max_size=6).filter(lambda key: key not in ("class", "args")), JSON_VALUES, max_size=4
+)
+
+
+@given(st.lists(JSON_VALUES, max_size=5), EXTRAS)
+def test_payload_bytes_are_its_members_encoded_one_by_one(
+    args: list[object], extras: dict[str, object]
+) -> None:
+    """The fast path (one C-encoded dumps for members without floats) changes no byte."""
+    members = {"class": "Billing::Invoice", "args": args, **extras}
+    expected = "{" + ",".join(f"{encode_json(k)}:{encode_json(v)}" for k, v in members.items())
+    assert encode_payload("Billing::Invoice", args, extras) == expected + "}"

@@ -29,7 +29,7 @@ from resque_enqueuer.validation import (
 from resque_enqueuer.writes import Writes, write_all
 from resque_proto.delayed_payload import encode_delayed_payload
 from resque_proto.jobs import JOB_ID_KEY, StatusWrite, new_job_metadata
-from resque_proto.payload import Job, encode_payload
+from resque_proto.payload import Job, encode_checked_payload
 from resque_proto.retry import RETRY_KEY
 from resque_proto.status import QUEUED, SCHEDULED, status_json
 
@@ -126,7 +126,7 @@ def encode(spec: JobSpec, writes: Writes, with_status: bool = False) -> dict[str
     job_id: str = extras[JOB_ID_KEY]
     retry = {RETRY_KEY: spec.retry} if spec.retry is not None else {}
     if spec.due is None:
-        payload = encode_payload(spec.class_name, spec.args, {**extras, **retry})
+        payload = encode_checked_payload(spec.class_name, spec.args, {**extras, **retry})
         writes.ready.append((spec.queue, payload))
         if with_status:
             writes.statuses.append(status(spec, job_id, QUEUED))

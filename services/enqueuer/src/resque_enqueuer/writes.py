@@ -79,7 +79,25 @@ def write_commands(keys: Keys, writes: Writes, status_ttl: int = 0) -> list[Comm
     if seconds:
         pairs = [item for second in seconds for item in (second, str(second))]
         commands.append(("ZADD", keys.delayed_schedule, *pairs))
-    if status_ttl > 0:
-        for status in writes.statuses:
-            commands.append(("SET", keys.status(status.job_id), status.body, "EX", status_ttl))
+    if status_ttl > 0 and writes.statuses:
+        commands.append(set_statuses(keys, writes.statuses, status_ttl))
     return commands
+
+
+# One EVAL for all of a request's statuses rather than a SET each: a batch of 1,000
+# jobs spent more time packing and parsing 1,000 commands than on anything else. EVAL,
+# not EVALSHA: inside MULTI a NOSCRIPT could not be retried (Redis caches the script).
+SET_STATUSES_LUA = """
+local ttl = ARGV[1]
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[i + 1], 'EX', ttl)
+end
+return #KEYS
+"""
+
+
+def set_statuses(keys: Keys, statuses: list[StatusWrite], ttl: int) -> Command:
+    """``SET <status key> <body> EX <ttl>`` for each status, as one command."""
+    status_keys = [keys.status(status.job_id) for status in statuses]
+    bodies = [status.body for status in statuses]
+    return ("EVAL", SET_STATUSES_LUA, len(status_keys), *status_keys, ttl, *bodies)

@@ -125,11 +125,15 @@ def _has_float(value: Any) -> bool:
     return False
 
 
+# One encoder, built once: json.dumps with options builds a new one per call.
+COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_json(value: Any) -> str:
     """Encode any JSON value the way Ruby's JSON gem (Resque.encode) does."""
     if _has_float(value):
         return _encode_ruby(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return COMPACT.encode(value)
 
 
 def encode_payload(
@@ -138,15 +142,40 @@ def encode_payload(
     """Validate and encode one job: ``{"class":...,"args":[...],<extras>}``."""
     validate_class(class_name)
     checked = validate_args(args)
-    # Member by member, so that a float extra (enqueued_at) does not send the whole
-    # payload through the slow Ruby-float encoder: same bytes, about twice as fast.
-    parts = [encode_json({"class": class_name, "args": checked})[:-1]]
     for key, value in (extras or {}).items():
         if key in RESERVED_KEYS:
             raise ValidationError("extras", f"{key!r} is reserved")
         _check_json_value(value, key)
-        parts.append(f"{encode_json(str(key))}:{encode_json(value)}")
-    return ",".join(parts) + "}"
+    return encode_checked_payload(class_name, checked, extras)
+
+
+def encode_checked_payload(
+    class_name: str, args: list[Any], extras: Mapping[str, Any] | None = None
+) -> str:
+    """:func:`encode_payload` for a caller that has validated the class name, the args
+    and the extras already (the enqueuer checks every request field): a second walk
+    over the args was a third of a batch's encoding time."""
+    return _encode_members({"class": class_name, "args": args}, extras or {})
+
+
+def _encode_members(head: dict[str, Any], extras: Mapping[str, Any]) -> str:
+    """``head`` then ``extras``, in order, as one object. Members without floats go
+    through one C-encoded ``json.dumps``; a float member (``enqueued_at``) and all after
+    it are encoded one by one, so one float does not send the whole payload through
+    the slow Ruby-float encoder: same bytes, about three times as fast."""
+    members = iter(extras.items())
+    tail: list[str] = []
+    for key, value in members:
+        if _has_float(value):
+            tail.append(f"{encode_json(str(key))}:{encode_json(value)}")
+            tail.extend(f"{encode_json(str(k))}:{encode_json(v)}" for k, v in members)
+            break
+        head[str(key)] = value
+    if _has_float(head["args"]):
+        tail[:0] = [f"{encode_json(str(k))}:{encode_json(v)}" for k, v in head.items()]
+        return "{" + ",".join(tail) + "}"
+    body = COMPACT.encode(head)
+    return body if not tail else body[:-1] + "," + ",".join(tail) + "}"
 
 
 def _reject_constant(name: str) -> Any:

@@ -6,13 +6,12 @@ changes it (docs/protocol.md, section 9); read by ``GET /jobs/{id}`` and the CLI
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from resque_proto.keys import Keys
-from resque_proto.payload import Job, decode_json
+from resque_proto.payload import COMPACT, Job, decode_json
 from resque_proto.text import text
 
 if TYPE_CHECKING:  # the worker's configuration reads DEFAULT_TTL before forking its zygote
@@ -80,7 +79,7 @@ def status_json(job: Job, job_id: str, queue: str, state: str, **fields: Any) ->
     if isinstance(attempt, int) and not isinstance(attempt, bool):
         body["attempt"] = attempt
     body.update(fields)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return COMPACT.encode(body)
 
 
 def read_status(client: redis.Redis, keys: Keys, job_id: str) -> dict[str, Any] | None:
