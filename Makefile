@@ -67,13 +67,16 @@ BASE_IMAGES := PYTHON_IMAGE=resque-py/python-base:bookworm REDIS_IMAGE=resque-py
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 WORKERS ?= 2
 
+# The one version of resque-py: every package, image tag and manifest reads it.
+VERSION := $(shell cat VERSION)
+
 BASE ?= local
-images: ## build resque-py/{redis,enqueuer,worker,frontend,scheduler}:0.1.0 (BASE=official: Docker Hub bases)
+images: ## build resque-py/{redis,enqueuer,worker,frontend,scheduler}:$VERSION (BASE=official: Docker Hub bases)
 ifeq ($(BASE),official)
-	deploy/docker/build-images.sh
+	VERSION=$(VERSION) deploy/docker/build-images.sh
 else
 	deploy/docker/build-base-images.sh
-	$(BASE_IMAGES) deploy/docker/build-images.sh
+	$(BASE_IMAGES) VERSION=$(VERSION) deploy/docker/build-images.sh
 endif
 
 up: images ## start the Compose stack in the background (make up WORKERS=8)

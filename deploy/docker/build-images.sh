@@ -2,7 +2,7 @@
 # Build every image of the system from deploy/docker/Dockerfile with BuildKit:
 #   resque-py/{enqueuer,worker,frontend,scheduler,redis}:$VERSION
 # Environment:
-#   VERSION       image tag (default 0.1.0; never "latest")
+#   VERSION       image tag (default: the repository's VERSION file; never "latest")
 #   PYTHON_IMAGE  base for the Python images (default: the Dockerfile's, the official one)
 #   REDIS_IMAGE   base for the Redis image  (default: the Dockerfile's, the official one)
 #   CA_FILE       CA bundle passed as the BuildKit secret "ca" for TLS-intercepting
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-VERSION=${VERSION:-0.1.0}
+VERSION=${VERSION:-$(cat VERSION)}
 TARGETS=${TARGETS:-redis enqueuer worker frontend scheduler}
 CA_FILE=${CA_FILE-/etc/ssl/certs/ca-certificates.crt}
 # BuildKit without buildx: the classic docker CLI (Debian's docker.io) has it

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +157,8 @@ class Manifest:
     def plain_env(self, container: Container) -> dict[str, str]:
         """The container's environment as the kubelet builds it, for plain values:
         ConfigMaps from ``envFrom`` first, then ``env`` (with ``$(VAR)`` expanded
-        from earlier entries). Secret-sourced entries read ``secretKeyRef(name,key)``.
+        from earlier entries, ``configMapKeyRef`` resolved). Secret-sourced
+        entries read ``secretKeyRef(name,key)``.
         """
         env: dict[str, str] = {}
         for source in container.spec.get("envFrom", []):
@@ -174,6 +175,11 @@ class Manifest:
             elif "secretKeyRef" in (entry.get("valueFrom") or {}):
                 ref = entry["valueFrom"]["secretKeyRef"]
                 env[entry["name"]] = f"secretKeyRef({ref['name']},{ref['key']})"
+            elif "configMapKeyRef" in (entry.get("valueFrom") or {}):
+                ref = entry["valueFrom"]["configMapKeyRef"]
+                config_map = self.get("ConfigMap", ref["name"])
+                assert config_map is not None, f"{container.label}: no ConfigMap {ref['name']}"
+                env[entry["name"]] = config_map["data"][ref["key"]]
             else:
                 env[entry["name"]] = f"valueFrom({entry['name']})"
         return env
@@ -235,6 +241,17 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Manifest]:
     for name, (overlay, component) in COMPONENT_VARIANTS.items():
         manifests[name] = Manifest(name, kustomize_with_component(workdir, overlay, component))
     return manifests
+
+
+@pytest.fixture
+def kubectl() -> str:
+    return kubectl_or_skip()
+
+
+@pytest.fixture
+def render() -> Callable[[Path], Manifest]:
+    """Render another Kustomize directory (e.g. a modified copy of an overlay)."""
+    return lambda path: Manifest(path.name, kustomize(path))
 
 
 @pytest.fixture(params=OVERLAYS)

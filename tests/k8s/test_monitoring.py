@@ -1,6 +1,7 @@
-"""The Grafana dashboard shows every metric of DESIGN.md section 5, and the
-monitoring component scrapes the frontend's /metrics and ships the same
-dashboard file as a ConfigMap.
+"""The Grafana dashboard shows every metric of DESIGN.md section 5 and the
+enqueuer's own, the monitoring component scrapes the frontend's and the
+enqueuer's /metrics and ships the same dashboard file as a ConfigMap, and every
+alert links its section of docs/runbooks.md.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 import pytest
 
-DASHBOARD = (
-    Path(__file__).resolve().parents[2] / "deploy/k8s/components/monitoring/grafana-dashboard.json"
-)
+REPO = Path(__file__).resolve().parents[2]
+DASHBOARD = REPO / "deploy/k8s/components/monitoring/grafana-dashboard.json"
+RUNBOOKS = REPO / "docs/runbooks.md"
+RUNBOOK_BASE = "https://github.com/resque-py/resque-py/blob/main/docs/runbooks.md"
 # DESIGN.md section 5, the metrics contract.
 METRICS = {
     "resque_queue_jobs": "gauge",
@@ -34,7 +36,16 @@ METRICS = {
     "resque_schedule_lag_seconds": "histogram",
     "resque_scheduler_leader": "gauge",
 }
-HISTOGRAMS = [name for name, kind in METRICS.items() if kind == "histogram"]
+# The enqueuer's own (services/enqueuer/src/resque_enqueuer/metrics.py), per pod.
+ENQUEUER_METRICS = {
+    "resque_enqueuer_http_requests_total": "counter",
+    "resque_enqueuer_http_request_duration_seconds": "histogram",
+    "resque_enqueuer_jobs_enqueued_total": "counter",
+    "resque_enqueuer_jobs_scheduled_total": "counter",
+}
+ALL_METRICS = {**METRICS, **ENQUEUER_METRICS}
+HISTOGRAMS = [name for name, kind in ALL_METRICS.items() if kind == "histogram"]
+KNOWN = set(ALL_METRICS) | {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "sum", "count")}
 # kubectl apply keeps the whole object in an annotation limited to 256 KiB.
 LAST_APPLIED_LIMIT = 262144
 
@@ -51,17 +62,30 @@ def metric_names(expr: str) -> set[str]:
     return set(re.findall(r"\b(resque_[a-z_]+)\b", expr))
 
 
-def test_every_contract_metric_has_a_panel() -> None:
+def test_every_contract_and_enqueuer_metric_has_a_panel() -> None:
     used = set().union(*(metric_names(e) for e in expressions()))
-    for name, kind in METRICS.items():
+    for name, kind in ALL_METRICS.items():
         wanted = f"{name}_bucket" if kind == "histogram" else name
         assert wanted in used, f"no panel shows {name}"
 
 
 def test_no_panel_uses_an_unknown_metric() -> None:
-    known = set(METRICS) | {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "sum", "count")}
     for expr in expressions():
-        assert metric_names(expr) <= known, expr
+        assert metric_names(expr) <= KNOWN, expr
+
+
+def test_enqueuer_panels_add_up_every_pod_and_leave_probes_out() -> None:
+    """Each enqueuer pod counts only its own requests (unlike the frontends,
+    which all report the same Redis-wide numbers): sum, never max."""
+    enqueuer = [e for e in expressions() if "resque_enqueuer_" in e]
+    assert enqueuer
+    for expr in enqueuer:
+        assert "max" not in expr and "sum" in expr, expr
+        if "http_request" in expr:
+            assert 'route!~"/metrics|/healthz|/readyz"' in expr, expr
+    quantiles = {e.split(",")[0] for e in enqueuer if e.startswith("histogram_quantile(")}
+    assert quantiles == {f"histogram_quantile({q}" for q in ("0.5", "0.95", "0.99")}
+    assert any('status=~"5.."' in e for e in enqueuer), "no error panel"
 
 
 def test_counters_and_histograms_are_shown_as_rates() -> None:
@@ -157,7 +181,7 @@ def test_dashboard_config_map_carries_the_file_for_grafanas_sidecar(manifest: An
 
 
 def test_alert_rules_use_contract_metrics_and_say_what_is_wrong(manifest: Any) -> None:
-    known = set(METRICS) | {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "sum", "count")}
+    known = KNOWN
     (rule_set,) = manifest.of_kind("PrometheusRule")
     rules = [r for group in rule_set["spec"]["groups"] for r in group["rules"]]
     assert rules
@@ -171,6 +195,36 @@ def test_alert_rules_use_contract_metrics_and_say_what_is_wrong(manifest: Any) -
         assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
         assert rule["annotations"]["summary"], rule["alert"]
     assert "min(resque_up) == 0" in {str(r["expr"]) for r in rules}
+
+
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a Markdown heading."""
+    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return slug.replace(" ", "-")
+
+
+def runbook_sections() -> dict[str, str]:
+    """docs/runbooks.md's level-2 sections by anchor."""
+    parts = re.split(r"^## (.+)$", RUNBOOKS.read_text(), flags=re.MULTILINE)
+    return {
+        github_anchor(title): body for title, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
+
+
+def test_every_alert_links_its_runbook_section(manifest: Any) -> None:
+    """Each alert's runbook_url resolves to a heading of docs/runbooks.md whose
+    section says what it means, how to check and what to do."""
+    (rule_set,) = manifest.of_kind("PrometheusRule")
+    alerts = [r for group in rule_set["spec"]["groups"] for r in group["rules"] if "alert" in r]
+    sections = runbook_sections()
+    for alert in alerts:
+        url = alert["annotations"].get("runbook_url", "")
+        base, _, anchor = url.partition("#")
+        assert base == RUNBOOK_BASE, f"{alert['alert']}: {url}"
+        assert anchor == github_anchor(alert["alert"]), url
+        assert anchor in sections, f"docs/runbooks.md has no heading for {alert['alert']}"
+        for part in ("What it means", "How to check", "What to do"):
+            assert f"**{part}.**" in sections[anchor], f"{alert['alert']}: no {part!r}"
 
 
 def promtool() -> str:
@@ -263,6 +317,45 @@ ALERT_CASES = {
         "15m",
         {},
     ),
+    "ruby-fed queue not draining (no latency sample)": (
+        {
+            'resque_up{instance="a"}': "1x40",
+            'resque_queue_jobs{instance="a",queue="ruby"}': "5+1x40",
+            'resque_queue_jobs{instance="a",queue="python"}': "5+1x40",
+            'resque_queue_latency_seconds{instance="a",queue="python"}': "0+10x40",
+            'resque_workers{instance="a",state="busy"}': "2x40",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x40",
+        },
+        "35m",
+        {"ResqueQueueNotDraining": [{"severity": "warning", "queue": "ruby"}]},
+    ),
+    "ruby-fed queue draining": (
+        {
+            'resque_up{instance="a"}': "1x40",
+            'resque_queue_jobs{instance="a",queue="ruby"}': "80-2x40",
+            'resque_workers{instance="a",state="busy"}': "2x40",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x40",
+        },
+        "35m",
+        {},
+    ),
+    "enqueue API failing": (
+        {
+            'resque_up{instance="a"}': "1x20",
+            'resque_scheduler_leader{instance="a",scheduler="s1:7"}': "1x20",
+            'resque_enqueuer_http_requests_total{instance="e1",route="/jobs",status="202"}': (
+                "0+60x20"
+            ),
+            'resque_enqueuer_http_requests_total{instance="e1",route="/jobs",status="503"}': (
+                "0+10x20"
+            ),
+            'resque_enqueuer_http_requests_total{instance="e2",route="/jobs",status="202"}': (
+                "0+60x20"
+            ),
+        },
+        "18m",
+        {"ResqueEnqueuerErrors": [{"severity": "warning"}]},
+    ),
     "delayed jobs not moved": (
         {
             'resque_up{instance="a"}': "1x15",
@@ -281,6 +374,12 @@ ALERT_CASES = {
             'resque_queue_latency_seconds{instance="a",queue="default"}': "2x20",
             'resque_workers{instance="a",state="busy"}': "2x20",
             'resque_jobs_failed_total{instance="a"}': "7x20",
+            'resque_enqueuer_http_requests_total{instance="e1",route="/jobs",status="202"}': (
+                "0+60x20"
+            ),
+            'resque_enqueuer_http_requests_total{instance="e1",route="/jobs",status="503"}': (
+                "0+1x20"
+            ),
         },
         "20m",
         {},
@@ -294,6 +393,7 @@ def test_alerts_fire_when_they_should(rendered: dict[str, Any], tmp_path: Path, 
     groups = rule_groups(rendered["production"])
     (tmp_path / "rules.yaml").write_text(json.dumps(groups))
     alerts = {r["alert"]: r for g in groups["groups"] for r in g["rules"] if "alert" in r}
+    assert set(firing) <= set(alerts), f"no such alert: {sorted(set(firing) - set(alerts))}"
 
     def expected(name: str, labels: dict[str, str]) -> dict[str, Any]:
         annotations = {

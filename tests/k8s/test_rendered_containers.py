@@ -221,6 +221,9 @@ def pod_env(manifest: Any, name: str, redis: RunningRedis, tmp_path: Path) -> di
             for var, earlier in pod.items():  # $(VAR) expands only earlier entries
                 value = value.replace(f"$({var})", earlier)
             pod[entry["name"]] = value
+        elif "configMapKeyRef" in entry["valueFrom"]:
+            ref = entry["valueFrom"]["configMapKeyRef"]
+            pod[entry["name"]] = manifest.get("ConfigMap", ref["name"])["data"][ref["key"]]
         else:
             ref = entry["valueFrom"]["secretKeyRef"]
             pod[entry["name"]] = secret_value(manifest, ref["name"], ref["key"])

@@ -1,10 +1,10 @@
 """The monitoring configs other parts ship must match what /metrics exports.
 
 Every PromQL expression of the Grafana dashboard (shared by Compose and
-Kubernetes) may use only metric names this frontend really exports; Prometheus's
-own ``promtool`` (Debian's ``prometheus`` package) checks the Compose scrape config
-and the syntax of every dashboard expression. promtool checks skip when it is
-missing locally, but fail under CI=true.
+Kubernetes) may use only metric names that this frontend or the enqueuer really
+exports; Prometheus's own ``promtool`` (Debian's ``prometheus`` package) checks
+the Compose scrape config (which scrapes both) and the syntax of every dashboard
+expression. promtool checks skip when it is missing locally, but fail under CI=true.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from flask.testing import FlaskClient
 from frontend_testkit import seed_demo
 from prometheus_client.parser import text_string_to_metric_families
 
+from resque_enqueuer.app import create_app as create_enqueuer
+from resque_enqueuer.config import Config as EnqueuerConfig
 from resque_proto import Resque
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -62,15 +64,29 @@ def promtool() -> str:
     return path
 
 
+def exported_names(body: str) -> set[str]:
+    return {s.name for f in text_string_to_metric_families(body) for s in f.samples}
+
+
+def enqueuer_metrics(redis_url: str) -> str:
+    """The enqueuer's /metrics after it answered an API request (a labelled
+    series exists only once its first request is counted)."""
+    enqueuer = create_enqueuer(EnqueuerConfig(redis_url=redis_url)).test_client()
+    job = {"queue": "contract", "class": "Archive", "args": [1]}
+    assert enqueuer.post("/jobs", json=job).status_code == 202
+    return enqueuer.get("/metrics").get_data(as_text=True)
+
+
 def test_dashboard_uses_only_exported_metric_names(
-    client: FlaskClient, resque: Resque, redis_client: redis.Redis
+    client: FlaskClient, resque: Resque, redis_client: redis.Redis, redis_url: str
 ) -> None:
     seed_demo(resque, redis_client)
-    body = client.get("/metrics").get_data(as_text=True)
-    exported = {s.name for f in text_string_to_metric_families(body) for s in f.samples}
+    frontend = exported_names(client.get("/metrics").get_data(as_text=True))
+    enqueuer = exported_names(enqueuer_metrics(redis_url))
     used = {name for expr in dashboard_expressions() for name in METRIC.findall(expr)}
     assert used, "the dashboard queries no resque_ metric"
-    assert used <= exported, f"not exported: {sorted(used - exported)}"
+    assert used <= frontend | enqueuer, f"not exported: {sorted(used - frontend - enqueuer)}"
+    assert used & (enqueuer - frontend), "no panel shows the enqueuer's own metrics"
 
 
 def test_dashboard_expressions_are_valid_promql(tmp_path: Path) -> None:
@@ -87,11 +103,13 @@ def test_dashboard_expressions_are_valid_promql(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_prometheus_config_is_valid_and_scrapes_the_frontend() -> None:
+def test_compose_prometheus_config_is_valid_and_scrapes_the_frontend_and_enqueuer() -> None:
     tool = promtool()
     if not PROMETHEUS_CONFIG.exists():
         pytest.skip(f"{PROMETHEUS_CONFIG.relative_to(ROOT)} is not there yet")
     result = subprocess.run([tool, "check", "config", str(PROMETHEUS_CONFIG)],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert ":8080" in PROMETHEUS_CONFIG.read_text()  # the frontend's contract port
+    config = PROMETHEUS_CONFIG.read_text()
+    assert '"frontend:8080"' in config  # the frontend's contract port
+    assert '"enqueuer:8000"' in config  # the enqueuer's

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-VERSION = "0.1.0"
+VERSION = (REPO / "VERSION").read_text().strip()  # the one version of resque-py
 SERVICES = ("redis", "enqueuer", "worker", "frontend", "scheduler")
 LOCAL_BASES = {
     "PYTHON_IMAGE": "resque-py/python-base:bookworm",
@@ -19,9 +19,10 @@ def image(service: str) -> str:
     return f"resque-py/{service}:{VERSION}"
 
 
-def build_all() -> None:
+def build_all(services: tuple[str, ...] = SERVICES) -> None:
     """Base images (skipped when present), then the service images (BuildKit cache)."""
-    env = {**os.environ, **LOCAL_BASES, "VERSION": VERSION, "QUIET": "1"}
+    targets = " ".join(services)
+    env = {**os.environ, **LOCAL_BASES, "VERSION": VERSION, "QUIET": "1", "TARGETS": targets}
     for script in ("build-base-images.sh", "build-images.sh"):
         result = subprocess.run(
             [str(REPO / "deploy" / "docker" / script)],

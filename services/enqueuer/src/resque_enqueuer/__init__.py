@@ -1,3 +1,5 @@
 """resque_enqueuer: the HTTP enqueue API (Flask, served by gunicorn + gevent)."""
 
-__version__ = "0.1.0"
+from importlib import metadata
+
+__version__ = metadata.version("resque-enqueuer")  # from the root VERSION file

@@ -3,7 +3,9 @@
 Job code imports ``DontPerform`` / ``TermException`` from here.
 """
 
+from importlib import metadata
+
 from resque_worker.errors import DontPerform, TermException
 
-__version__ = "0.1.0"
+__version__ = metadata.version("resque-worker")  # from the root VERSION file
 __all__ = ["DontPerform", "TermException", "__version__"]
