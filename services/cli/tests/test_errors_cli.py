@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 import time
@@ -74,6 +76,33 @@ def test_group_help_lists_every_command_and_the_environment() -> None:
 def test_version() -> None:
     run = run_resque(UNREACHABLE, "--version")
     assert (run.code, run.stdout) == (0, "resque, version 0.1.0\n")
+
+
+def test_a_bad_setting_of_every_part_is_exit_2_with_one_line() -> None:
+    run = run_resque(UNREACHABLE, "queues", VERBOSE="maybe")
+    assert (run.code, run.stdout) == (2, "")
+    assert run.stderr.splitlines() == [
+        "resque: VERBOSE='maybe' is not a boolean: use 1, true, yes or on for true, and 0, "
+        "false, no, off or empty for false"
+    ]
+
+
+def test_debug_logs_name_the_redis_used_in_every_parts_json_format(redis_url: str) -> None:
+    run = run_resque(redis_url, "queues", RESQUE_LOG_LEVEL="debug", RESQUE_LOG_FORMAT="json",
+                     RESQUE_NAMESPACE="other")  # fmt: skip
+    assert run.code == 0, run.stderr
+    entries = [json.loads(line) for line in run.stderr.splitlines()]  # redis-py's too
+    assert all({"ts", "level", "logger", "msg", "pid"} <= entry.keys() for entry in entries)
+    [ours] = [entry for entry in entries if entry["logger"] == "resque_cli"]
+    assert (ours["level"], ours["msg"], ours["namespace"]) == ("debug", "using Redis", "other")
+
+
+def test_run_in_process_it_leaves_the_process_logging_as_it_was() -> None:
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    result = CliRunner().invoke(cli, ["queues", "--help"], prog_name="resque")
+    assert result.exit_code == 0
+    assert (root.handlers, root.level) == before
 
 
 def test_unknown_command_is_a_click_usage_error() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from resque_enqueuer.config import Config
-from resque_enqueuer.envvars import ConfigError, ServerSettings, flag
+from resque_enqueuer.envvars import ConfigError, ServerSettings, renamed_settings
+from resque_proto.settings import LogSettings
 
 
 def test_defaults() -> None:
@@ -85,12 +87,38 @@ def test_server_settings() -> None:
         ServerSettings.from_env({"PORT": "http"})
 
 
-def test_a_boolean_reads_every_parts_words_and_refuses_others() -> None:
-    """No enqueuer setting is a boolean yet; ``flag`` is the reader one would use."""
-    env = {"A": " Yes ", "B": "off", "C": "", "D": "enabled"}
-    assert (flag(env, "A", False), flag(env, "B", True), flag(env, "C", True)) == (
-        True, False, False,
-    )  # fmt: skip
-    assert flag(env, "UNSET", True) is True
-    with pytest.raises(ConfigError, match=r"^D='enabled' is not a boolean: use 1, true, yes or on"):
-        flag(env, "D", False)
+def test_tokens_from_the_variable_or_a_file_with_comments(tmp_path: Path) -> None:
+    token_file = tmp_path / "tokens"
+    token_file.write_text("# rotated 2026-11\nnew-token\n\nold-token, other\n")
+
+    assert Config.from_env({"ENQUEUER_TOKENS": "a, b,,a"}).tokens == ("a", "b")
+    from_file = Config.from_env({"ENQUEUER_TOKENS_FILE": str(token_file)}).tokens
+    assert from_file == ("new-token", "old-token", "other")
+
+
+def test_tokens_and_a_tokens_file_together_are_an_error(tmp_path: Path) -> None:
+    """As every secret of every part: NAME or NAME_FILE, not both."""
+    token_file = tmp_path / "tokens"
+    token_file.write_text("t\n")
+
+    with pytest.raises(ConfigError, match="ENQUEUER_TOKENS and ENQUEUER_TOKENS_FILE"):
+        Config.from_env({"ENQUEUER_TOKENS": "x", "ENQUEUER_TOKENS_FILE": str(token_file)})
+
+
+def test_log_settings_are_every_parts() -> None:
+    settings = ServerSettings.from_env({"RESQUE_LOG_FORMAT": "text", "VVERBOSE": "1"})
+
+    assert settings.logs == LogSettings(format="text", level=logging.DEBUG)
+    with pytest.raises(ConfigError, match=r"^VERBOSE='maybe' is not a boolean"):
+        ServerSettings.from_env({"VERBOSE": "maybe"})
+
+
+def test_the_old_log_level_name_still_works_with_a_warning() -> None:
+    env = {"ENQUEUER_LOG_LEVEL": "warning", "RESQUE_LOG_FORMAT": "json"}
+
+    assert ServerSettings.from_env(env).logs.level == logging.WARNING
+    assert renamed_settings(env)[1] == [
+        "ENQUEUER_LOG_LEVEL is deprecated: use RESQUE_LOG_LEVEL (docs/configuration.md)"
+    ]
+    both = {**env, "RESQUE_LOG_LEVEL": "error"}
+    assert ServerSettings.from_env(both).logs.level == logging.ERROR  # the canonical name wins

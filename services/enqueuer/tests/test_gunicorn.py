@@ -19,6 +19,7 @@ import requests
 from redis_runner.server import RedisServer
 from resque_proto import Resque
 from resque_proto.payload import decode_payload
+from resque_proto.version import VERSION
 
 JOB = {"queue": "file_serve", "class": "Archive", "args": [44]}
 
@@ -250,15 +251,43 @@ def test_metrics_add_up_across_worker_processes(
 def test_logs_are_json_lines_with_request_ids_and_the_open_api_warning(
     start_enqueuer: Any, redis_url: str
 ) -> None:
-    enqueuer = start_enqueuer(redis_url, workers=1)
+    enqueuer = start_enqueuer(redis_url, workers=1, ENQUEUER_LOG_LEVEL="info")
     answer = post(enqueuer.url, "/jobs", JOB, **{"X-Request-Id": "trace-9"})
     assert answer.status_code == 202
     enqueuer.terminate()
 
     entries = [json.loads(line) for line in enqueuer.log().splitlines() if line.strip()]
-    assert any("no ENQUEUER_TOKENS" in e["message"] for e in entries)
+    assert all({"ts", "level", "logger", "msg", "pid"} <= e.keys() for e in entries), entries
+    assert any("no ENQUEUER_TOKENS" in e["msg"] for e in entries)
+    assert any(e["logger"] == "gunicorn.error" and "Booting worker" in e["msg"] for e in entries)
+    assert any("ENQUEUER_LOG_LEVEL is deprecated" in e["msg"] for e in entries)
     [access] = [e for e in entries if e.get("request_id") == "trace-9"]
     assert (access["method"], access["path"], access["status"]) == ("POST", "/jobs", 202)
+    assert access["logger"] == "gunicorn.access"
+
+
+def test_text_logs_and_the_level_apply_to_gunicorns_lines_too(
+    start_enqueuer: Any, redis_url: str
+) -> None:
+    enqueuer = start_enqueuer(
+        redis_url, workers=1, RESQUE_LOG_FORMAT="text", RESQUE_LOG_LEVEL="warning"
+    )
+    assert post(enqueuer.url, "/jobs", JOB).status_code == 202
+    enqueuer.terminate()
+
+    lines = enqueuer.log().splitlines()
+    assert any(" WARNING " in line and "no ENQUEUER_TOKENS" in line for line in lines), lines
+    assert not any("Booting worker" in line or "POST /jobs" in line for line in lines), lines
+    assert not any(line.startswith("{") for line in lines), lines
+
+
+def test_metrics_carry_the_build_info(start_enqueuer: Any, redis_url: str) -> None:
+    enqueuer = start_enqueuer(redis_url, workers=1)
+    text = requests.get(enqueuer.url + "/metrics", timeout=10).text
+
+    [line] = [row for row in text.splitlines() if row.startswith("resque_build_info{")]
+    assert 'part="enqueuer"' in line and f'version="{VERSION}"' in line
+    assert line.endswith(" 1.0")
 
 
 def test_tokens_from_a_mounted_file(start_enqueuer: Any, redis_url: str, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from resque_enqueuer.__main__ import gunicorn_argv
+from resque_proto.version import VERSION
 
 
 def launch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -31,6 +32,22 @@ def test_help_lists_every_variable() -> None:
         "RESQUE_STATUS_TTL",
     ):
         assert name in result.stdout
+
+
+def test_version() -> None:
+    result = launch("--version")
+
+    assert (result.returncode, result.stdout) == (0, f"resque-enqueuer, version {VERSION}\n")
+
+
+def test_a_bad_boolean_of_every_part_stops_the_launch_with_one_line() -> None:
+    result = launch(VERBOSE="maybe")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "resque-enqueuer: configuration error: VERBOSE='maybe' is not a boolean: use 1, true, "
+        "yes or on for true, and 0, false, no, off or empty for false"
+    ]
 
 
 def test_a_bad_setting_stops_the_launch_with_its_name() -> None:

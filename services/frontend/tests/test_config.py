@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from redis_runner.server import free_port
 from resque_frontend.__main__ import gunicorn_argv
 from resque_frontend.config import Settings
+from resque_proto.settings import LogSettings
+from resque_proto.version import VERSION
 
 
 def test_defaults() -> None:
@@ -37,9 +41,15 @@ def test_values_from_the_environment() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"FRONTEND_REFRESH_SECONDS": "soon"}, "FRONTEND_REFRESH_SECONDS must be a number"),
+        ({"FRONTEND_REFRESH_SECONDS": "soon"}, "FRONTEND_REFRESH_SECONDS='soon' is not a number"),
         ({"RESQUE_PRUNE_AFTER": "-3"}, "RESQUE_PRUNE_AFTER must be positive"),
         ({"FRONTEND_AUTH_USER": "ops"}, "FRONTEND_AUTH_PASSWORD is empty"),
+        ({"FRONTEND_THREADS": "many"}, "FRONTEND_THREADS='many' is not a whole number"),
+        ({"WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY='two' is not a whole number"),
+        ({"PORT": "http"}, "PORT='http' is not a whole number"),
+        ({"RESQUE_LOG_FORMAT": "xml"}, "RESQUE_LOG_FORMAT='xml' must be one of json, text"),
+        ({"VVERBOSE": "maybe"}, "VVERBOSE='maybe' is not a boolean"),
+        ({"FRONTEND_AUTH_TOKEN": "t", "FRONTEND_AUTH_TOKEN_FILE": "/x"}, "both set"),
     ],
 )
 def test_bad_values_are_clear_errors(env: dict[str, str], message: str) -> None:
@@ -47,12 +57,37 @@ def test_bad_values_are_clear_errors(env: dict[str, str], message: str) -> None:
         Settings.from_env(env)
 
 
+def test_secrets_from_mounted_files(tmp_path: Path) -> None:
+    (tmp_path / "password").write_text("pw-from-file\n")
+    (tmp_path / "token").write_text("token-from-file")
+    settings = Settings.from_env({
+        "FRONTEND_AUTH_PASSWORD_FILE": str(tmp_path / "password"),
+        "FRONTEND_AUTH_TOKEN_FILE": str(tmp_path / "token"),
+    })  # fmt: skip
+    assert (settings.auth_user, settings.auth_password) == ("admin", "pw-from-file")
+    assert settings.auth_token == "token-from-file"
+
+
+def test_log_settings_and_threads() -> None:
+    settings = Settings.from_env({"RESQUE_LOG_FORMAT": "text", "RESQUE_LOG_LEVEL": "debug",
+                                  "FRONTEND_THREADS": "8"})  # fmt: skip
+    assert settings.logs == LogSettings(format="text", level=logging.DEBUG)
+    argv = gunicorn_argv(settings, {})
+    assert argv[argv.index("--threads") + 1] == "8"
+
+
+def test_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "resque_frontend", "--version"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, f"resque-frontend, version {VERSION}\n")
+
+
 def test_console_script_refuses_bad_settings_before_starting_gunicorn() -> None:
     env = {**os.environ, "FRONTEND_REFRESH_SECONDS": "soon"}
     result = subprocess.run([sys.executable, "-m", "resque_frontend"], env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
-    assert "FRONTEND_REFRESH_SECONDS must be a number" in result.stderr
+    assert "FRONTEND_REFRESH_SECONDS='soon' is not a number" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -92,7 +127,9 @@ def test_an_unknown_boolean_stops_the_console_script_with_exit_2_and_one_line(
 
 
 def test_gunicorn_command_line() -> None:
-    argv = gunicorn_argv({"PORT": "9000"})
+    argv = gunicorn_argv(Settings.from_env({"PORT": "9000"}), {"FORWARDED_ALLOW_IPS": "*"})
     assert argv[-1] == "resque_frontend.wsgi:app"
-    assert "0.0.0.0:9000" in argv and argv[-3:-1] == ["--workers", "2"]
-    assert "--workers" not in gunicorn_argv({"WEB_CONCURRENCY": "5"})
+    assert "0.0.0.0:9000" in argv and argv[argv.index("--workers") + 1] == "2"
+    assert argv[argv.index("--forwarded-allow-ips") + 1] == "*"
+    workers = gunicorn_argv(Settings.from_env({"WEB_CONCURRENCY": "5"}), {})
+    assert workers[workers.index("--workers") + 1] == "5"

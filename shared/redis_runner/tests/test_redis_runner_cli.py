@@ -55,3 +55,18 @@ def test_an_unknown_argument_is_an_error(tmp_path: Path) -> None:
     assert "unrecognized arguments: --port 7000" in result.stderr
     assert result.stderr.startswith("usage: redis-runner")
     assert not listening(port)
+
+
+def test_version_prints_the_one_version_and_starts_nothing(tmp_path: Path) -> None:
+    result, port = run(tmp_path, "--version")
+    version = (Path(__file__).parents[3] / "VERSION").read_text().strip()
+    assert (result.returncode, result.stdout) == (0, f"redis-runner, version {version}\n")
+    assert not listening(port)
+
+
+def test_a_setting_that_is_not_a_number_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {**os.environ, "REDIS_PORT": "six", "REDIS_DATA_DIR": str(tmp_path / "redis")}
+    result = subprocess.run([str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["redis-runner: REDIS_PORT='six' is not a number"]
+    assert not (tmp_path / "redis").exists()

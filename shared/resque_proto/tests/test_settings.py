@@ -122,3 +122,8 @@ def test_version_line_and_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"resque-thing, version {VERSION}\n"
     assert version("resque-proto") == VERSION and build_labels("worker")["part"] == "worker"
+
+
+def test_resque_verbosity_words_are_checked_even_when_a_level_is_named() -> None:
+    with pytest.raises(BooleanSettingError, match="VVERBOSE='maybe'"):
+        EnvSettings({"VVERBOSE": "maybe", "RESQUE_LOG_LEVEL": "info"}).logs()

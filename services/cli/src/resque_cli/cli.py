@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -16,10 +17,36 @@ from resque_cli.commands.queues import (
 )
 from resque_cli.commands.stats import stats_command
 from resque_cli.commands.workers import prune_command, workers_command
-from resque_cli.errors import EXPECTED_ERRORS, cli_error
+from resque_cli.errors import EXPECTED_ERRORS, CliError, cli_error
 from resque_cli.state import CliState
+from resque_proto import logs
 from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import DEFAULT_NAMESPACE
+from resque_proto.settings import EnvSettings, SettingError
+from resque_proto.version import VERSION
+
+
+class SettingsError(CliError):
+    """A setting the environment gives every part (RESQUE_LOG_*, VERBOSE...) is unusable:
+    exit 2, as every part does for a bad setting."""
+
+    exit_code = 2
+
+
+def configure_logs(ctx: click.Context) -> None:
+    """Every part's log format and level, until the command ends (then the process's
+    logging is as it was: the group may run in-process, e.g. in click's CliRunner)."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.configure(EnvSettings().logs())
+    except SettingError as error:
+        raise SettingsError(str(error)) from None
+
+    def restore() -> None:
+        root.handlers[:], root.level = saved
+
+    ctx.call_on_close(restore)
 
 
 class ResqueGroup(click.Group):
@@ -53,15 +80,17 @@ class ResqueGroup(click.Group):
     help="Key prefix shared with the workers (Resque.redis.namespace).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document, for every command.")
-@click.version_option(package_name="resque-cli", prog_name="resque")
+@click.version_option(VERSION, prog_name="resque")
 @click.pass_context
 def cli(ctx: click.Context, redis_url: str | None, namespace: str, as_json: bool) -> None:
     """Administer Resque queues, jobs, failures and workers.
 
     Prints tables, or one JSON document with --json (before or after the
     command). Exits 1 with one line on stderr, starting "resque: ", on bad input
-    or when Redis cannot be reached; 2 on a usage error.
+    or when Redis cannot be reached; 2 on a usage error or a bad setting. Logs
+    (RESQUE_LOG_LEVEL=debug shows the Redis used) go to stderr, as every part's.
     """
+    configure_logs(ctx)
     ctx.obj = CliState(redis_url=redis_url or "", namespace=namespace, json=as_json)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,6 +13,8 @@ from resque_cli.connection import open_resque, redacted, redis_settings
 from resque_cli.errors import CliError
 from resque_proto import Resque
 from resque_proto.redis_config import RedisConfigError
+
+log = logging.getLogger("resque_cli")
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 """A command function being decorated with options."""
@@ -32,6 +35,8 @@ class CliState:
                 settings = redis_settings(self.redis_url)
                 self.redis_url = settings.url  # what error messages show (redacted)
                 self._resque = open_resque(settings, self.namespace)
+                log.debug("using Redis", extra={"redis": redacted(settings.url),
+                                                "namespace": self.namespace})  # fmt: skip
             except RedisConfigError as error:
                 where = f" at {redacted(self.redis_url)}" if self.redis_url else ""
                 raise CliError(f"cannot use Redis{where}: {error}") from error

@@ -5,18 +5,24 @@ Extra arguments are passed to gunicorn unchanged (``resque-enqueuer --workers 4`
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 
 from resque_enqueuer.config import Config
-from resque_enqueuer.envvars import ConfigError, ServerSettings
+from resque_enqueuer.envvars import ConfigError, ServerSettings, renamed_settings
+from resque_proto import logs
+from resque_proto.version import version_line
+
+PROGRAM = "resque-enqueuer"
+log = logging.getLogger("resque_enqueuer")
 
 GUNICORN_CONFIG = "python:resque_enqueuer.gunicorn_conf"
 APP = "resque_enqueuer.wsgi:app"
 
-HELP = """usage: resque-enqueuer [gunicorn options...]
+HELP = """usage: resque-enqueuer [--help | --version | gunicorn options...]
 
 HTTP enqueue API for Resque-compatible jobs (gunicorn + gevent).
 See docs/api.md. Environment:
@@ -28,7 +34,7 @@ See docs/api.md. Environment:
                               REDIS_SENTINELS, REDIS_SENTINEL_*: see docs/redis.md
   RESQUE_NAMESPACE            default resque
   ENQUEUER_TOKENS             comma-separated bearer tokens (none = open API, warned)
-  ENQUEUER_TOKENS_FILE        file with one token per line
+  ENQUEUER_TOKENS_FILE        or a file of them, one per line (not both)
   ENQUEUER_ALLOWED_QUEUES     comma-separated glob patterns of allowed queues
   ENQUEUER_ALLOWED_CLASSES    comma-separated glob patterns of allowed classes
   ENQUEUER_MAX_BODY_BYTES     request body limit (default 1048576)
@@ -46,7 +52,9 @@ See docs/api.md. Environment:
                               last change (default 86400; 0: write none)
   ENQUEUER_GRACEFUL_TIMEOUT   seconds to finish in-flight requests on TERM (default 30)
   ENQUEUER_WORKER_CONNECTIONS concurrent connections per worker (default 1000)
-  ENQUEUER_LOG_LEVEL          default info
+  RESQUE_LOG_FORMAT           json or text (default: json unless stderr is a terminal)
+  RESQUE_LOG_LEVEL            debug, info, warning or error (default info; VVERBOSE=1:
+                              debug); ENQUEUER_LOG_LEVEL is its deprecated name
   PROMETHEUS_MULTIPROC_DIR    metrics directory shared by the workers (default: a new
                               temporary directory)
 """
@@ -61,12 +69,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "-h" in args or "--help" in args:
         print(HELP, end="")
         return
+    if "--version" in args:
+        print(version_line(PROGRAM))
+        return
     try:
         config = Config.from_env()
-        ServerSettings.from_env()
+        server = ServerSettings.from_env()
     except ConfigError as error:
-        print(f"resque-enqueuer: configuration error: {error}", file=sys.stderr)
+        print(f"{PROGRAM}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    logs.configure(server.logs)
+    for warning in renamed_settings(os.environ)[1]:
+        log.warning(warning)
+    log.debug("configuration read", extra={"namespace": config.namespace, "port": server.port})
     check_redis(config)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="resque-enqueuer-")
@@ -98,7 +113,7 @@ def check_redis(config: Config) -> None:
     finally:
         client.close()
     if warning:
-        print(f"resque-enqueuer: {warning}", file=sys.stderr)
+        log.warning(warning)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from resque_enqueuer.envvars import (
-    ConfigError,
-    comma_list,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
+from resque_enqueuer.envvars import ConfigError, positive_number, renamed_settings
 from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import DEFAULT_NAMESPACE
 from resque_proto.redis_config import RedisConfigError, RedisSettings
+from resque_proto.settings import EnvSettings
 from resque_proto.status import DEFAULT_TTL as DEFAULT_STATUS_TTL
 from resque_proto.status import TTL_ENV as STATUS_TTL_ENV
 
@@ -64,39 +58,39 @@ class Config:
             redis = RedisSettings.from_env(env)
         except RedisConfigError as error:
             raise ConfigError(str(error)) from None
+        settings, _ = renamed_settings(env)
+        whole = settings.integer
         return cls(
             redis_url=redis.url,
             redis=redis,
-            min_replicas=non_negative_int(env, "ENQUEUER_MIN_REPLICAS", 0),
-            min_replicas_timeout=positive_float(
-                env, "ENQUEUER_MIN_REPLICAS_TIMEOUT", DEFAULT_MIN_REPLICAS_TIMEOUT
+            min_replicas=whole("ENQUEUER_MIN_REPLICAS", 0, minimum=0),
+            min_replicas_timeout=positive_number(
+                settings, "ENQUEUER_MIN_REPLICAS_TIMEOUT", DEFAULT_MIN_REPLICAS_TIMEOUT
             ),
-            namespace=env.get("RESQUE_NAMESPACE") or DEFAULT_NAMESPACE,
-            tokens=read_tokens(env),
-            allowed_queues=comma_list(env.get("ENQUEUER_ALLOWED_QUEUES", "")),
-            allowed_classes=comma_list(env.get("ENQUEUER_ALLOWED_CLASSES", "")),
-            max_body_bytes=positive_int(env, "ENQUEUER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
-            max_batch=positive_int(env, "ENQUEUER_MAX_BATCH", DEFAULT_MAX_BATCH),
-            idempotency_ttl=positive_int(env, "ENQUEUER_IDEMPOTENCY_TTL", DEFAULT_IDEMPOTENCY_TTL),
-            max_delay=positive_int(env, "ENQUEUER_MAX_DELAY", DEFAULT_MAX_DELAY),
-            redis_timeout=positive_float(env, "ENQUEUER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT),
-            ready_timeout=positive_float(env, "ENQUEUER_READY_TIMEOUT", DEFAULT_READY_TIMEOUT),
-            retry_after=positive_int(env, "ENQUEUER_RETRY_AFTER", DEFAULT_RETRY_AFTER),
-            status_ttl=non_negative_int(env, STATUS_TTL_ENV, DEFAULT_STATUS_TTL),
+            namespace=settings.text("RESQUE_NAMESPACE") or DEFAULT_NAMESPACE,
+            tokens=read_tokens(settings),
+            allowed_queues=settings.items("ENQUEUER_ALLOWED_QUEUES"),
+            allowed_classes=settings.items("ENQUEUER_ALLOWED_CLASSES"),
+            max_body_bytes=whole("ENQUEUER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1),
+            max_batch=whole("ENQUEUER_MAX_BATCH", DEFAULT_MAX_BATCH, minimum=1),
+            idempotency_ttl=whole("ENQUEUER_IDEMPOTENCY_TTL", DEFAULT_IDEMPOTENCY_TTL, minimum=1),
+            max_delay=whole("ENQUEUER_MAX_DELAY", DEFAULT_MAX_DELAY, minimum=1),
+            redis_timeout=positive_number(
+                settings, "ENQUEUER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT
+            ),
+            ready_timeout=positive_number(
+                settings, "ENQUEUER_READY_TIMEOUT", DEFAULT_READY_TIMEOUT
+            ),
+            retry_after=whole("ENQUEUER_RETRY_AFTER", DEFAULT_RETRY_AFTER, minimum=1),
+            status_ttl=whole(STATUS_TTL_ENV, DEFAULT_STATUS_TTL, minimum=0),
         )
 
 
-def read_tokens(env: Mapping[str, str]) -> tuple[str, ...]:
-    """Tokens from ``ENQUEUER_TOKENS`` plus one per line of ``ENQUEUER_TOKENS_FILE``.
-
-    Blank lines and lines starting with ``#`` in the file are skipped.
-    """
-    tokens = list(comma_list(env.get("ENQUEUER_TOKENS", "")))
-    path = env.get("ENQUEUER_TOKENS_FILE")
-    if path:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as error:
-            raise ConfigError(f"ENQUEUER_TOKENS_FILE: cannot read {path}: {error}") from error
-        tokens += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return tuple(dict.fromkeys(tokens))
+def read_tokens(settings: EnvSettings) -> tuple[str, ...]:
+    """Tokens from ``ENQUEUER_TOKENS`` or the file named by ``ENQUEUER_TOKENS_FILE``
+    (not both): separated by commas or new lines; blank lines and lines starting with
+    ``#`` are skipped."""
+    text = settings.secret("ENQUEUER_TOKENS") or ""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    tokens = [token.strip() for line in lines for token in line.split(",")]
+    return tuple(dict.fromkeys(token for token in tokens if token))

@@ -1,4 +1,4 @@
-"""Reading environment variables strictly, without importing Redis.
+"""The launcher's and gunicorn's settings, read through resque_proto.settings without Redis.
 
 The gunicorn configuration imports this in the master process: nothing here may
 import redis (or ssl), which gevent must monkey-patch first in each worker.
@@ -10,21 +10,34 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from resque_proto.settings import BooleanSettingError, env_bool
+from resque_proto.settings import EnvSettings, LogSettings, SettingError
 
-__all__ = [
-    "ConfigError",
-    "ServerSettings",
-    "comma_list",
-    "flag",
-    "non_negative_int",
-    "positive_float",
-    "positive_int",
-]
+__all__ = ["RENAMED", "ConfigError", "ServerSettings", "positive_number", "renamed_settings"]
+
+ConfigError = SettingError
+"""A setting whose value cannot be used (one line naming it): resque_proto's error."""
+
+RENAMED = {"ENQUEUER_LOG_LEVEL": "RESQUE_LOG_LEVEL"}
+"""Old names still read, with a warning, when the canonical name is not set."""
 
 
-class ConfigError(ValueError):
-    """An environment variable whose value cannot be used."""
+def renamed_settings(env: Mapping[str, str]) -> tuple[EnvSettings, list[str]]:
+    """Settings of ``env`` with each old name's value under its canonical name, and a
+    warning for each old name in use."""
+    values = dict(env)
+    warnings = []
+    for old, new in RENAMED.items():
+        if env.get(old, "").strip():
+            warnings.append(f"{old} is deprecated: use {new} (docs/configuration.md)")
+            values.setdefault(new, env[old])
+    return EnvSettings(values), warnings
+
+
+def positive_number(settings: EnvSettings, name: str, default: float) -> float:
+    value = settings.number(name, default)
+    if value <= 0:
+        raise SettingError(f"{name} must be a positive number, got {value:g}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -35,64 +48,15 @@ class ServerSettings:
     workers: int
     worker_connections: int
     graceful_timeout: int
+    logs: LogSettings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
-        env = os.environ if env is None else env
+        settings, _ = renamed_settings(os.environ if env is None else env)
         return cls(
-            port=positive_int(env, "PORT", 8000),
-            workers=positive_int(env, "WEB_CONCURRENCY", os.cpu_count() or 1),
-            worker_connections=positive_int(env, "ENQUEUER_WORKER_CONNECTIONS", 1000),
-            graceful_timeout=positive_int(env, "ENQUEUER_GRACEFUL_TIMEOUT", 30),
+            port=settings.integer("PORT", 8000, minimum=1),
+            workers=settings.integer("WEB_CONCURRENCY", os.cpu_count() or 1, minimum=1),
+            worker_connections=settings.integer("ENQUEUER_WORKER_CONNECTIONS", 1000, minimum=1),
+            graceful_timeout=settings.integer("ENQUEUER_GRACEFUL_TIMEOUT", 30, minimum=1),
+            logs=settings.logs(),
         )
-
-
-def comma_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
-def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = integer(env, name, default)
-    if value <= 0:
-        raise ConfigError(f"{name}: must be positive, got {value}")
-    return value
-
-
-def non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number, 0 or more (0 usually meaning "off")."""
-    value = integer(env, name, default)
-    if value < 0:
-        raise ConfigError(f"{name}: must be 0 or more, got {value}")
-    return value
-
-
-def integer(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
-
-
-def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """A boolean, read as every part reads one (resque_proto.settings): 1/true/yes/on,
-    0/false/no/off/empty, any case; another value is a ConfigError naming the words."""
-    try:
-        return env_bool(env, name, default)
-    except BooleanSettingError as error:
-        raise ConfigError(str(error)) from None
-
-
-def positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name}: must be a positive number, got {raw}")
-    return value

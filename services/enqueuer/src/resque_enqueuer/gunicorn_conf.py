@@ -3,8 +3,9 @@
 gevent workers (one cooperative greenlet per connection; gunicorn's gevent
 worker monkey-patches before it loads the app, so the app's Redis sockets are
 cooperative), no preload (each worker builds its own Redis pool after fork),
-JSON access and error logs on stdout, and the hooks that keep prometheus_client's
-multiprocess directory correct.
+gunicorn's own and access logs in every part's format on stderr
+(resque_enqueuer.logs), and the hooks that keep prometheus_client's multiprocess
+directory correct.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from resque_enqueuer import logs
 from resque_enqueuer.envvars import ServerSettings
 
 _server = ServerSettings.from_env()
@@ -27,8 +27,7 @@ timeout = 30
 graceful_timeout = _server.graceful_timeout
 keepalive = 5
 accesslog = "-"
-logger_class = "resque_enqueuer.logs.JsonAccessLogger"
-logconfig_dict = logs.logconfig_dict(os.environ.get("ENQUEUER_LOG_LEVEL") or "info")
+logger_class = "resque_enqueuer.logs.AccessLogger"
 proc_name = "resque-enqueuer"
 # one shared socket path per user would collide between instances (tests, replicas)
 control_socket_disable = True

@@ -1,72 +1,25 @@
-"""Structured logs: one JSON object per line on stdout, access and errors alike."""
+"""gunicorn's logs in every part's format (resque_proto.logs): its own lines and the
+access lines (one per request, with ``method``, ``path``, ``status``...) alike."""
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from datetime import timedelta
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+from resque_enqueuer.envvars import ServerSettings
+from resque_proto import logs
 
 
-class JsonFormatter(logging.Formatter):
-    """``{"time", "level", "logger", "message", ...extras, "exception"}``."""
+class AccessLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, configured by RESQUE_LOG_FORMAT / RESQUE_LOG_LEVEL."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for name, value in record.__dict__.items():
-            if name not in STANDARD_ATTRS and not name.startswith("_"):
-                entry[name] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-class JsonAccessLogger(Logger):  # type: ignore[misc]
-    """gunicorn's logger, writing each access line as a JSON object."""
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        logs.apply(ServerSettings.from_env().logs)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
-        if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict):
-            return
-        headers = dict(resp.headers) if resp.headers else {}
-        self.access_log.info(
-            "%s %s %s",
-            environ.get("REQUEST_METHOD"),
-            environ.get("PATH_INFO"),
-            resp.status_code,
-            extra={
-                "method": environ.get("REQUEST_METHOD"),
-                "path": environ.get("PATH_INFO"),
-                "status": resp.status_code,
-                "bytes": getattr(resp, "sent", None),
-                "duration_ms": round(request_time.total_seconds() * 1000, 3),
-                "remote": environ.get("REMOTE_ADDR"),
-                "request_id": headers.get("X-Request-Id"),
-            },
-        )
-
-
-def logconfig_dict(level: str = "info") -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` sending every logger to stdout as JSON."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"stdout": handler},
-        "root": {"level": level.upper(), "handlers": ["stdout"]},
-        "loggers": {
-            "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
-        },
-    }
+        fields = logs.access_fields(resp, environ, request_time)
+        message = f"{fields['method']} {fields['path']} {fields['status']}"
+        self.access_log.info(message, extra=fields)

@@ -7,12 +7,14 @@ values to files there and ``/metrics`` sums the files of all workers, so a
 scrape that lands on any worker sees the whole service. The gunicorn config
 wipes the directory at start and marks each exited worker dead. Without the
 variable (tests through Flask's client) the process-local registry is used.
+``resque_build_info`` is computed at each scrape, in neither.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -23,7 +25,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from resque_proto.version import build_labels
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 UNMATCHED = "unmatched"
@@ -44,6 +50,24 @@ SCHEDULED = Counter(
     "resque_enqueuer_jobs_scheduled_total",
     "Delayed jobs written to Redis, also counted in jobs_enqueued_total (replays excluded)",
 )
+
+
+class BuildInfo(Collector):
+    """``resque_build_info`` (always 1): the version this part runs, as every part has it."""
+
+    def __init__(self, part: str) -> None:
+        self.labels = build_labels(part)
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "resque_build_info", "Always 1; the labels say what runs.", labels=list(self.labels)
+        )
+        info.add_metric(list(self.labels.values()), 1)
+        yield info
+
+
+BUILD_INFO = CollectorRegistry(auto_describe=False)
+BUILD_INFO.register(BuildInfo("enqueuer"))
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -81,4 +105,5 @@ def render() -> Response:
         text = generate_latest(registry)
     else:
         text = generate_latest(REGISTRY)
+    text += generate_latest(BUILD_INFO)
     return Response(text, mimetype=None, content_type=CONTENT_TYPE_LATEST)

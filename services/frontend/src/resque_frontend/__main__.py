@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+from collections.abc import Mapping
 
 from resque_frontend.config import Settings
+from resque_proto import logs
+from resque_proto.version import add_version_flag
 
-DEFAULT_PORT = "8080"
+log = logging.getLogger("resque_frontend")
+
 ENVIRONMENT = """\
 environment (see docs/frontend.md):
   REDIS_URL                 redis://localhost:6379/0 (rediss://, redis+sentinel://; REDIS_URL_FILE,
@@ -17,45 +22,51 @@ environment (see docs/frontend.md):
   PORT                      8080
   WEB_CONCURRENCY           gunicorn worker processes (2)
   FRONTEND_THREADS          threads per worker process (4)
-  FRONTEND_AUTH_USER, FRONTEND_AUTH_PASSWORD   basic auth for the pages
-  FRONTEND_AUTH_TOKEN       bearer token (or basic-auth password)
+  FRONTEND_AUTH_USER, FRONTEND_AUTH_PASSWORD(_FILE)   basic auth for the pages
+  FRONTEND_AUTH_TOKEN(_FILE)  bearer token (or basic-auth password)
   FRONTEND_READ_ONLY        true: no actions (1/true/yes/on or 0/false/no/off)
   FRONTEND_REFRESH_SECONDS  live refresh period (3)
   RESQUE_PRUNE_AFTER        seconds without heartbeat before one of our workers is stale (30)
   FRONTEND_REDIS_TIMEOUT    Redis socket timeout in seconds (2)
+  RESQUE_LOG_FORMAT         json or text (json unless stderr is a terminal)
+  RESQUE_LOG_LEVEL          debug, info, warning or error (info; VVERBOSE=1: debug)
+every setting of every part: docs/configuration.md
 """
 
 
-def gunicorn_argv(env: dict[str, str]) -> list[str]:
-    port = env.get("PORT") or DEFAULT_PORT
-    argv = [
+def gunicorn_argv(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    return [
         sys.executable, "-m", "gunicorn",
-        "--bind", f"0.0.0.0:{port}",
+        "--bind", f"0.0.0.0:{settings.port}",
+        "--workers", str(settings.workers),
         "--worker-class", "gthread",
-        "--threads", env.get("FRONTEND_THREADS", "4"),
+        "--threads", str(settings.threads),
         "--access-logfile", "-",
+        "--logger-class", "resque_frontend.access_log.AccessLogger",
         "--graceful-timeout", "10",
         "--forwarded-allow-ips", env.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "resque_frontend.wsgi:app",
     ]  # fmt: skip
-    if "WEB_CONCURRENCY" not in env:
-        argv += ["--workers", "2"]
-    return [*argv, "resque_frontend.wsgi:app"]
 
 
 def main() -> None:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="resque-frontend",
         description="Resque dashboard and Prometheus /metrics (gunicorn on 0.0.0.0:$PORT).",
         epilog=ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    ).parse_args()
+    )
+    add_version_flag(parser)
+    parser.parse_args()
     try:
         settings = Settings.from_env()
     except ValueError as error:  # a bad setting: one line, exit 2 as every part
         print(f"resque-frontend: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    logs.configure(settings.logs)
+    log.debug("configuration read", extra={"namespace": settings.namespace})
     check_redis(settings)
-    argv = gunicorn_argv(dict(os.environ))
+    argv = gunicorn_argv(settings, os.environ)
     os.execv(argv[0], argv)
 
 
@@ -80,7 +91,7 @@ def check_redis(settings: Settings) -> None:
     finally:
         client.close()
     if warning:
-        print(f"resque-frontend: {warning}", file=sys.stderr)
+        log.warning(warning)
 
 
 if __name__ == "__main__":

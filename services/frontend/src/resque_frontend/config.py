@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from resque_proto.keys import namespace_from_env
+from resque_proto.keys import DEFAULT_NAMESPACE
 from resque_proto.redis_config import RedisSettings
-from resque_proto.settings import env_bool
+from resque_proto.settings import EnvSettings, LogSettings, SettingError
+
+DEFAULT_LOGS = LogSettings(format="json", level=logging.INFO)
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from error
+def _positive(settings: EnvSettings, name: str, default: float) -> float:
+    value = settings.number(name, default)
     if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
+        raise SettingError(f"{name} must be positive, got {value:g}")
     return value
 
 
@@ -37,6 +34,10 @@ class Settings:
     ruby_stale_after: float = 300.0
     redis_timeout: float = 2.0
     redis: RedisSettings | None = None  # None: from redis_url alone
+    port: int = 8080
+    workers: int = 2  # gunicorn worker processes
+    threads: int = 4  # per gunicorn worker process
+    logs: LogSettings = DEFAULT_LOGS
 
     @property
     def auth_required(self) -> bool:
@@ -44,21 +45,26 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        user = env.get("FRONTEND_AUTH_USER") or None
-        password = env.get("FRONTEND_AUTH_PASSWORD") or None
+        """Raises a ValueError (a SettingError or RedisConfigError) naming the setting."""
+        settings = EnvSettings(os.environ if env is None else env)
+        user = settings.text("FRONTEND_AUTH_USER")
+        password = settings.secret("FRONTEND_AUTH_PASSWORD")
         if user and not password:
-            raise ValueError("FRONTEND_AUTH_USER is set but FRONTEND_AUTH_PASSWORD is empty")
-        redis = RedisSettings.from_env(env)  # a RedisConfigError is a ValueError
+            raise SettingError("FRONTEND_AUTH_USER is set but FRONTEND_AUTH_PASSWORD is empty")
+        redis = RedisSettings.from_env(settings.env)
         return cls(
             redis_url=redis.url,
             redis=redis,
-            namespace=env.get("RESQUE_NAMESPACE") or namespace_from_env(),
-            read_only=env_bool(env, "FRONTEND_READ_ONLY", False),
+            namespace=settings.text("RESQUE_NAMESPACE") or DEFAULT_NAMESPACE,
+            read_only=settings.boolean("FRONTEND_READ_ONLY", False),
             auth_user=user or ("admin" if password else None),
             auth_password=password,
-            auth_token=env.get("FRONTEND_AUTH_TOKEN") or None,
-            refresh_seconds=_number(env, "FRONTEND_REFRESH_SECONDS", 3.0),
-            ours_stale_after=_number(env, "RESQUE_PRUNE_AFTER", 30.0),
-            redis_timeout=_number(env, "FRONTEND_REDIS_TIMEOUT", 2.0),
+            auth_token=settings.secret("FRONTEND_AUTH_TOKEN"),
+            refresh_seconds=_positive(settings, "FRONTEND_REFRESH_SECONDS", 3.0),
+            ours_stale_after=_positive(settings, "RESQUE_PRUNE_AFTER", 30.0),
+            redis_timeout=_positive(settings, "FRONTEND_REDIS_TIMEOUT", 2.0),
+            port=settings.integer("PORT", 8080, minimum=1),
+            workers=settings.integer("WEB_CONCURRENCY", 2, minimum=1),
+            threads=settings.integer("FRONTEND_THREADS", 4, minimum=1),
+            logs=settings.logs(),
         )

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from resque_proto import health
 from resque_proto.logs import configure
-from resque_scheduler.config import HEALTH_MAX_AGE, ConfigError, load
+from resque_proto.settings import SettingError
+from resque_scheduler.config import HEALTH_MAX_AGE, load
 from resque_scheduler.schedule_file import ScheduleFileError, load_schedule_file
 
 
@@ -19,14 +20,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         schedule = (
             load_schedule_file(config.schedule_file, config.env) if config.schedule_file else None
         )
-    except (ConfigError, ScheduleFileError) as error:
+    except (SettingError, ScheduleFileError) as error:
         print(f"resque-scheduler: {error}", file=sys.stderr)
         return 2
-    configure(config.log_format)
+    configure(config.logs)
     from resque_proto.permissions import StartupError, check_permissions
     from resque_proto.redis_config import RedisSettings
     from resque_scheduler.scheduler import Scheduler, log
 
+    log.debug("configuration read", extra={"namespace": config.namespace})
     scheduler = Scheduler(config, schedule)
     try:  # may the Redis user do what the scheduler does? (docs/redis.md)
         warning = check_permissions(

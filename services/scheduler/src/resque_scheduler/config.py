@@ -7,6 +7,7 @@ one line saying which and why.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 from resque_proto.connection import DEFAULT_REDIS_URL
 from resque_proto.keys import DEFAULT_NAMESPACE
 from resque_proto.redis_config import RedisConfigError, RedisSettings
-from resque_scheduler import __version__
+from resque_proto.settings import LOG_FORMATS, EnvSettings, LogSettings, SettingError
+from resque_proto.version import add_version_flag
 
 DEFAULT_LOCK_TIMEOUT = 15
 HEALTH_MAX_AGE = 15.0
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingError):
     """A setting that cannot be used; the message names it."""
 
 
@@ -33,7 +35,7 @@ class Config:
     lock_timeout: int
     fallback_poll: float
     health_file: str | None
-    log_format: str
+    logs: LogSettings
     health_check: bool = False
     redis: RedisSettings | None = None  # None: from redis_url alone
 
@@ -60,10 +62,11 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     option("--poll", "RESQUE_SCHEDULER_POLL", "1.0",
            "seconds between checks when Redis keyspace notifications are unavailable")  # fmt: skip
     option("--health-file", "RESQUE_HEALTH_FILE", None, "file touched while the loop is alive")
-    option("--log-format", "RESQUE_LOG_FORMAT", "json", "json or text")
+    parser.add_argument("--log-format", help="json or text (default: json unless stderr "
+                        "is a terminal) [RESQUE_LOG_FORMAT]; level: RESQUE_LOG_LEVEL")  # fmt: skip
     parser.add_argument("--health-check", action="store_true",
                         help="exit 0 if the health file is fresh, else 1 (for probes)")  # fmt: skip
-    parser.add_argument("--version", action="version", version=f"resque-scheduler {__version__}")
+    add_version_flag(parser)
     return parser
 
 
@@ -85,8 +88,11 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         redis = RedisSettings.from_env(environ, url=flag_url)
     except RedisConfigError as error:
         raise ConfigError(str(error)) from None
-    if args.log_format not in ("json", "text"):
-        raise ConfigError(f"RESQUE_LOG_FORMAT={args.log_format!r} must be json or text")
+    logs = EnvSettings(environ).logs()  # a bad RESQUE_LOG_*/VERBOSE is a SettingError
+    if args.log_format is not None:
+        if args.log_format.lower() not in LOG_FORMATS:
+            raise ConfigError(f"--log-format={args.log_format!r} must be json or text")
+        logs = dataclasses.replace(logs, format=args.log_format.lower())
     lock_timeout = _number("RESQUE_SCHEDULER_LOCK_TIMEOUT", args.lock_timeout, 3)
     if lock_timeout != int(lock_timeout):
         raise ConfigError(f"RESQUE_SCHEDULER_LOCK_TIMEOUT={args.lock_timeout!r} must be whole")
@@ -99,6 +105,6 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         lock_timeout=int(lock_timeout),
         fallback_poll=_number("RESQUE_SCHEDULER_POLL", args.poll, 0.01),
         health_file=args.health_file or None,
-        log_format=args.log_format,
+        logs=logs,
         health_check=args.health_check,
     )

@@ -8,11 +8,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 
 def find_redis_server() -> str:
@@ -169,7 +172,24 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         epilog=USAGE_ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # resque-py's one version (every package reads the VERSION file); printed as
+    # resque_proto.version.version_line does, without depending on resque_proto
+    line = f"{parser.prog}, version {version('redis-runner')}"
+    parser.add_argument("--version", action="version", version=line)
     return parser.parse_args(argv)
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _number_setting(name: str, default: str, kind: Callable[[str], Number]) -> Number:
+    """``name`` from the environment; a value that is not a number: one line, exit 2."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        return kind(raw)
+    except ValueError:
+        print(f"redis-runner: {name}={raw!r} is not a number", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def serve_forever(argv: Sequence[str] | None = None) -> None:
@@ -182,9 +202,9 @@ def serve_forever(argv: Sequence[str] | None = None) -> None:
     import signal
 
     parse_arguments(argv)  # before anything starts: --help and bad arguments exit here
-    port = int(os.environ.get("REDIS_PORT", "6379"))
+    port = _number_setting("REDIS_PORT", "6379", int)
     data_dir = os.environ.get("REDIS_DATA_DIR", "var/redis")
-    drain_seconds = float(os.environ.get("REDIS_DRAIN_SECONDS", "3"))
+    drain_seconds = _number_setting("REDIS_DRAIN_SECONDS", "3", float)
     server = RedisServer(port=port, data_dir=data_dir, persistent=True)
     server._owns_dir = False
     server.start()

@@ -159,12 +159,10 @@ class EnvSettings:
         return LogSettings(format=log_format, level=self._log_level())
 
     def _log_level(self) -> int:
-        named = self.text("RESQUE_LOG_LEVEL")
-        if named is not None:
+        verbosity = [self.boolean(name, False) for name in ("VVERBOSE", "VERBOSE", "LOGGING")]
+        if self.text("RESQUE_LOG_LEVEL") is not None:  # wins, but a typo above is still an error
             return LOG_LEVELS[self.choice("RESQUE_LOG_LEVEL", tuple(LOG_LEVELS), "info")]
-        for resque_name in ("VERBOSE", "LOGGING"):
-            self.boolean(resque_name, False)  # checked: a typo is an error here too
-        if self.boolean("VVERBOSE", False):
+        if verbosity[0]:
             return logging.DEBUG
         # Ruby's default is quiet and VERBOSE asks for info; here info is the default
         # (a container's logs are its only trace), so VERBOSE/LOGGING add nothing to it.
