@@ -1,5 +1,5 @@
 """Test helpers of the frontend: data in the exact formats real Ruby Resque 3.0 writes
-(see shared/resque-wire/), and CSRF-aware form posts."""
+(see shared/resque_proto/tests/wire/), and CSRF-aware form posts."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from resque_proto.retry import retry_payload
 from resque_proto.status import FAILED, SCHEDULED
 from resque_proto.timefmt import run_at
 
-# Verbatim from shared/resque-wire/ruby-resque-3.0-keys.txt and its README.
+# Verbatim from shared/resque_proto/tests/wire/ruby-resque-3.0-keys.txt and its README.
 RUBY_WORKER = "vm:3887:file_serve"
 RUBY_WORKING = (
     '{"queue":"file_serve","run_at":"2026-11-27T18:47:43Z",'
@@ -99,6 +99,20 @@ def links(body: str, prefix: str) -> list[str]:
     """Every href in ``body`` starting with ``prefix``, HTML-unescaped."""
     found = re.findall(r'(?:href|action)="(' + re.escape(prefix) + r'[^"]*)"', body)
     return [link.replace("&amp;", "&") for link in found]
+
+
+# Ruby's RedisMultiQueue#requeue appends retried_at without a zone.
+RUBY_MULTI_RETRIED = RUBY_RETRIED.replace('"retried_at":"2026/11/27 18:40:38 UTC"',
+                                          '"retried_at":"2026/11/27 18:40:38"')  # fmt: skip
+
+
+def ruby_multi_queue_fail(client: redis.Redis, *records: str) -> None:
+    """Failures as Ruby's RedisMultiQueue backend writes them: ``SADD failed_queues
+    <queue>_failed`` then ``RPUSH <queue>_failed <record>``, per record."""
+    for record in records:
+        name = f"{decode_json(record)['queue']}_failed"
+        client.sadd("resque:failed_queues", name)
+        client.rpush(f"resque:{name}", record)
 
 
 def add_failure(

@@ -1,9 +1,11 @@
 """Choosing failure records (by id or by filter) and acting on them one by one.
 
+Records live in the ``failed`` list and, when a Ruby fleet uses Resque's
+redis_multi_queue backend, in one ``<queue>_failed`` list per queue: every
+command reads them all (``ListedFailure`` says which list a record is in).
 A record's id is ``records.failure_id``: a hash of its exact bytes, the same id
-the dashboard shows. resque_proto's ``retry_all`` takes no filter and retries
-records already retried, so ``--all`` is built here from ``retry``/``remove`` of
-single records, each addressed by its bytes and checked atomically in Redis.
+the dashboard shows. ``--all`` is built here from ``retry``/``remove`` of single
+records, each addressed by its list and bytes and checked atomically in Redis.
 """
 
 from __future__ import annotations
@@ -39,14 +41,37 @@ class FailureFilter:
         )
 
 
-def matching(resque: Resque, selection: FailureFilter) -> list[Failure]:
-    """Every record ``selection`` matches, in list order (oldest first)."""
-    return [failure for failure in resque.failures.all() if selection.matches(failure)]
+@dataclass(frozen=True)
+class ListedFailure:
+    """A record and the failure list holding it (``failed`` or ``<queue>_failed``)."""
+
+    list_name: str
+    failure: Failure
 
 
-def find(resque: Resque, wanted_id: str) -> Failure | None:
+def every_record(resque: Resque) -> list[ListedFailure]:
+    """Every record: the ``failed`` list, then each multi-queue list by name, each in
+    list order (oldest first)."""
+    return [
+        ListedFailure(name, failure)
+        for name in resque.failures.list_names()
+        for failure in resque.failures.in_list(name).all()
+    ]
+
+
+def total(resque: Resque) -> int:
+    """Records in every failure list."""
+    return resque.failures.count() + sum(resque.failures.failure_queues().values())
+
+
+def matching(resque: Resque, selection: FailureFilter) -> list[ListedFailure]:
+    """Every record ``selection`` matches, in ``every_record`` order."""
+    return [item for item in every_record(resque) if selection.matches(item.failure)]
+
+
+def find(resque: Resque, wanted_id: str) -> ListedFailure | None:
     wanted = wanted_id.strip().lower()
-    return next((f for f in resque.failures.all() if failure_id(f.raw) == wanted), None)
+    return next((i for i in every_record(resque) if failure_id(i.failure.raw) == wanted), None)
 
 
 @dataclass
@@ -65,20 +90,21 @@ def retryable(failure: Failure) -> bool:
     return isinstance(failure.queue, str) and isinstance(failure.payload, dict)
 
 
-def retry_each(resque: Resque, failures: list[Failure], skip_retried: bool) -> BulkOutcome:
+def retry_each(resque: Resque, chosen: list[ListedFailure], skip_retried: bool) -> BulkOutcome:
     """Push each record's job back on its queue; the record stays, with ``retried_at``.
 
     ``gone`` counts records removed or changed by someone else meanwhile.
     """
-    outcome = BulkOutcome(matched=len(failures))
-    for failure in failures:
+    outcome = BulkOutcome(matched=len(chosen))
+    for item in chosen:
+        failure = item.failure
         if skip_retried and failure.retried_at is not None:
             outcome.already_retried += 1
         elif not retryable(failure):
             outcome.unretryable += 1
         else:
             try:
-                resque.failures.retry(failure.index, failure.raw)
+                resque.failures.in_list(item.list_name).retry(failure.index, failure.raw)
             except FailureMoved:
                 outcome.gone += 1
             else:
@@ -86,11 +112,11 @@ def retry_each(resque: Resque, failures: list[Failure], skip_retried: bool) -> B
     return outcome
 
 
-def remove_each(resque: Resque, failures: list[Failure]) -> BulkOutcome:
-    outcome = BulkOutcome(matched=len(failures))
-    for failure in failures:
+def remove_each(resque: Resque, chosen: list[ListedFailure]) -> BulkOutcome:
+    outcome = BulkOutcome(matched=len(chosen))
+    for item in chosen:
         try:
-            resque.failures.remove(failure.raw)
+            resque.failures.in_list(item.list_name).remove(item.failure.raw)
         except FailureMoved:
             outcome.gone += 1
         else:
@@ -99,6 +125,6 @@ def remove_each(resque: Resque, failures: list[Failure]) -> BulkOutcome:
 
 
 def remove_all(resque: Resque) -> BulkOutcome:
-    """Every record, in one command."""
-    removed = resque.failures.clear()
+    """Every record of every failure list, one ``DEL`` per list."""
+    removed = sum(resque.failures.in_list(name).clear() for name in resque.failures.list_names())
     return BulkOutcome(matched=removed, done=removed)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from resque_frontend import delayed, failed, schedule
 from resque_frontend.context import resque
+from resque_frontend.failed import FailureList
 from resque_frontend.presenters import utc
 from resque_proto import FailureMoved, Resque
 
 blueprint = Blueprint("actions", __name__)
 
 
-def _back(endpoint: str, notice: str, count: int | None = None, **values: Any) -> Response:
+def _back(endpoint: str, notice: str, count: int | None = None, /, **values: Any) -> Response:
     if count is not None:
         values["n"] = count
     return redirect(url_for(endpoint, notice=notice, **values), 303)
@@ -34,75 +35,123 @@ def _confirmed(question: str, button: str, fields: dict[str, str] | None = None)
                            fields=fields or {})  # fmt: skip
 
 
+def _form_list() -> FailureList:
+    """The form's ``list`` (default ``failed``); 404 when it names no failure list."""
+    name = request.form.get("list", "")
+    chosen = failed.failure_list(resque(), name)
+    if chosen is None:
+        abort(404, f"There is no failure list named {name!r}.")
+    return chosen
+
+
 @blueprint.post("/failed/<int:index>/<record_id>/retry")
 def retry(index: int, record_id: str) -> Response:
-    r = resque()
-    item = failed.find(r, index, record_id)
+    source = _form_list()
+    back = source.params()
+    item = failed.find(source.failures, index, record_id)
     if item is None:
-        return _back("pages.failed_list", "moved")
+        return _back("pages.failed_list", "moved", **back)
     try:
-        at = r.failures.retry(item.index, item.failure.raw)
+        at = source.failures.retry(item.index, item.failure.raw)
     except FailureMoved:
-        return _back("pages.failed_list", "moved")
+        return _back("pages.failed_list", "moved", **back)
     except ValueError:
-        return _back("pages.failed_list", "not-retryable")
-    fresh = r.failures.get(at)
+        return _back("pages.failed_list", "not-retryable", **back)
+    fresh = source.failures.get(at)
     if fresh is None:
-        return _back("pages.failed_list", "retried")
-    return _back("pages.failure", "retried", index=at, record_id=failed.view(at, fresh.raw).id)
+        return _back("pages.failed_list", "retried", **back)
+    return _back("pages.failure", "retried", index=at, record_id=failed.view(at, fresh.raw).id,
+                 **back)  # fmt: skip
 
 
 @blueprint.post("/failed/<int:index>/<record_id>/remove")
 def remove(index: int, record_id: str) -> Response | str:
-    r = resque()
-    item = failed.find(r, index, record_id)
+    source = _form_list()
+    back = source.params()
+    item = failed.find(source.failures, index, record_id)
     if item is None:
-        return _back("pages.failed_list", "moved")
+        return _back("pages.failed_list", "moved", **back)
     page = _confirmed(
         f"Remove the failure record of {item.job.class_name} ({item.failure.exception})?",
         "Remove record",
+        back,
     )
     if page is not None:
         return page
     try:
-        r.failures.remove(item.failure.raw)
+        source.failures.remove(item.failure.raw)
     except FailureMoved:
-        return _back("pages.failed_list", "moved")
-    return _back("pages.failed_list", "removed")
+        return _back("pages.failed_list", "moved", **back)
+    return _back("pages.failed_list", "removed", **back)
 
 
 @blueprint.post("/failed/retry-all")
 def retry_all() -> Response | str:
-    """Every record the page's filter (queue, class, exception: form fields) selects,
-    except those already retried: their jobs went back once already."""
+    """Every record of the page's list that its filter (queue, class, exception: form
+    fields) selects, except those already retried: their jobs went back once already."""
+    source = _form_list()
     wanted = failed.FailureFilter(
         queue=request.form.get("queue", "").strip(),
         class_name=request.form.get("class", "").strip(),
         exception=request.form.get("exception", "").strip(),
     )
+    fields = {**source.params(), **wanted.params()}
     button = "Retry matching" if wanted.active else "Retry all"
-    page = _confirmed(wanted.retry_all_question, button, wanted.params())
+    page = _confirmed(wanted.retry_all_question, button, fields)
     if page is not None:
         return page
     where = wanted.selects if wanted.active else None
-    retried = resque().failures.retry_all(where)
-    return _back("pages.failed_list", "retried-all", retried, **wanted.params())
+    retried = source.failures.retry_all(where)
+    return _back("pages.failed_list", "retried-all", retried, **fields)
 
 
 @blueprint.post("/failed/clear")
 def clear() -> Response | str:
-    page = _confirmed("Delete every failure record? This cannot be undone.", "Clear all")
+    """Every record of the page's list (Resque's ``Failure.clear(queue)``)."""
+    source = _form_list()
+    page = _confirmed(f"Delete every failure record {_in_list(source)}? This cannot be undone.",
+                      "Clear all", source.params())  # fmt: skip
     if page is not None:
         return page
-    return _back("pages.failed_list", "cleared", resque().failures.clear())
+    return _back("pages.failed_list", "cleared", source.failures.clear(), **source.params())
 
 
 @blueprint.post("/failed/clear-retried")
 def clear_retried() -> Response | str:
-    page = _confirmed("Delete every failure record that was already retried?", "Clear retried")
+    source = _form_list()
+    page = _confirmed(f"Delete every failure record {_in_list(source)} that was already "
+                      "retried?", "Clear retried", source.params())  # fmt: skip
     if page is not None:
         return page
-    return _back("pages.failed_list", "cleared-retried", resque().failures.clear_retried())
+    removed = source.failures.clear_retried()
+    return _back("pages.failed_list", "cleared-retried", removed, **source.params())
+
+
+def _in_list(source: FailureList) -> str:
+    return "in the failed list" if source.queue is None else f"in the list {source.name}"
+
+
+@blueprint.post("/failed/queues/<path:queue>/retry")
+def retry_failed_queue(queue: str) -> Response | str:
+    """Resque's ``Failure.requeue_queue``: the failures of one job queue, in the failed
+    list and in its multi-queue list, except records already retried."""
+    page = _confirmed(f"Put every failed job of queue {queue!r} back on it? Records already "
+                      "retried are skipped.", "Retry queue")  # fmt: skip
+    if page is not None:
+        return page
+    outcome = resque().failures.requeue_queue(queue)
+    return _back("pages.failed_list", "retried-all", outcome.retried, queue=queue)
+
+
+@blueprint.post("/failed/queues/<path:queue>/clear")
+def clear_failed_queue(queue: str) -> Response | str:
+    """Resque's ``Failure.remove_queue``: delete the failures of one job queue."""
+    page = _confirmed(f"Delete every failure record of queue {queue!r}? This cannot be "
+                      "undone.", "Clear queue")  # fmt: skip
+    if page is not None:
+        return page
+    return _back("pages.failed_list", "cleared", resque().failures.remove_queue(queue),
+                 queue=queue)  # fmt: skip
 
 
 @blueprint.post("/queues/<path:name>/remove")

@@ -1,8 +1,10 @@
-"""The failed list as pages, newest first; filters; finding one record by id.
+"""A failure list as pages, newest or oldest first; filters; finding one record by id.
 
-A record is addressed by its index *and* its id (``failure_id``: a hash of its
-exact bytes; see ``addressing``), so a list that changed meanwhile can never make
-an action hit another record; a retried record has new bytes, so a new id.
+The list is ``failed``, or one of the ``<queue>_failed`` lists of Ruby's
+redis_multi_queue backend (``FailureList``). A record is addressed by its list, its
+index *and* its id (``failure_id``: a hash of its exact bytes; see ``addressing``),
+so a list that changed meanwhile can never make an action hit another record; a
+retried record has new bytes, so a new id.
 """
 
 from __future__ import annotations
@@ -13,12 +15,54 @@ from datetime import datetime
 from resque_frontend.addressing import locate
 from resque_frontend.presenters import JobView, job_view, parse_time
 from resque_proto import Resque
+from resque_proto.failures import PLAIN_LIST, Failures, job_queue_name
 from resque_proto.payload import decode_json
 from resque_proto.records import Failure, failure_id
 from resque_proto.text import texts
 
 SCAN_CHUNK = 1000
 SCAN_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class FailureList:
+    """The failure list a page or an action is about, checked to be one (``failed``
+    or a member of ``failed_queues``), so a URL can never name another key."""
+
+    failures: Failures
+
+    @property
+    def name(self) -> str:
+        return self.failures.name
+
+    @property
+    def queue(self) -> str | None:
+        """The job queue of a multi-queue list; None for ``failed`` (any queue)."""
+        return None if self.name == PLAIN_LIST else job_queue_name(self.name)
+
+    def params(self) -> dict[str, str]:
+        """``list`` as a query or form parameter; none for ``failed`` (plain URLs)."""
+        return {} if self.name == PLAIN_LIST else {"list": self.name}
+
+
+@dataclass(frozen=True)
+class FailureQueueRow:
+    """One ``<queue>_failed`` list of Ruby's multi-queue backend, for the failed page."""
+
+    name: str
+    queue: str
+    size: int
+
+
+def failure_queue_rows(resque: Resque) -> list[FailureQueueRow]:
+    sizes = resque.failures.failure_queues()
+    return [FailureQueueRow(name, job_queue_name(name), size) for name, size in sizes.items()]
+
+
+def failure_list(resque: Resque, name: str) -> FailureList | None:
+    """The list ``name`` (empty: ``failed``), or None when it is no failure list."""
+    name = name or PLAIN_LIST
+    return FailureList(resque.failures.in_list(name)) if resque.failures.is_list(name) else None
 
 
 @dataclass(frozen=True)
@@ -143,15 +187,16 @@ def _verbatim_in_json(value: str) -> bool:
 class FailedPage:
     items: list[FailureView]
     total: int
-    older_before: int | None
+    older_before: int | None  # newest first, filtered: where the next scan starts
     scanned: int = 0
+    newer_after: int | None = None  # oldest first, filtered: where the next scan starts
 
 
-def newest_page(resque: Resque, page: int, per_page: int) -> FailedPage:
+def newest_page(failures: Failures, page: int, per_page: int) -> FailedPage:
     """Page ``page`` (0 = newest) in one round trip, using negative list indexes."""
-    pipe = resque.redis.pipeline(transaction=False)
-    pipe.llen(resque.keys.failed)
-    pipe.lrange(resque.keys.failed, -(page + 1) * per_page, -page * per_page - 1)
+    pipe = failures.redis.pipeline(transaction=False)
+    pipe.llen(failures.key)
+    pipe.lrange(failures.key, -(page + 1) * per_page, -page * per_page - 1)
     total, raw = pipe.execute()
     total = int(total)
     records = texts(raw)
@@ -163,34 +208,71 @@ def newest_page(resque: Resque, page: int, per_page: int) -> FailedPage:
     return FailedPage(items, total, older)
 
 
+def oldest_page(failures: Failures, page: int, per_page: int) -> FailedPage:
+    """Page ``page`` (0 = oldest), in list order as Resque's failed page shows it."""
+    pipe = failures.redis.pipeline(transaction=False)
+    pipe.llen(failures.key)
+    pipe.lrange(failures.key, page * per_page, (page + 1) * per_page - 1)
+    total, raw = pipe.execute()
+    items = [view(page * per_page + i, item) for i, item in enumerate(texts(raw))]
+    return FailedPage(items, int(total), None)
+
+
 def filtered_page(
-    resque: Resque, wanted: FailureFilter, before: int | None, per_page: int
+    failures: Failures, wanted: FailureFilter, before: int | None, per_page: int
 ) -> FailedPage:
     """Matching records older than index ``before`` (None = from the newest), newest
     first. Scans at most ``SCAN_LIMIT`` records, so a page costs a bounded number of
     round trips; ``older_before`` says where to continue."""
-    total = resque.failures.count()
+    total = failures.count()
     upper = total if before is None else min(before, total)
     found: list[FailureView] = []
     scanned = 0
     while upper > 0 and scanned < SCAN_LIMIT:
         lower = max(0, upper - SCAN_CHUNK)
-        chunk = texts(resque.redis.lrange(resque.keys.failed, lower, upper - 1))
+        chunk = texts(failures.redis.lrange(failures.key, lower, upper - 1))
         for offset in range(len(chunk) - 1, -1, -1):
             index = lower + offset
             scanned += 1
-            if not wanted.might_match(chunk[offset]):
-                continue
-            item = view(index, chunk[offset])
-            if wanted.matches(item):
-                found.append(item)
-                if len(found) == per_page:
-                    return FailedPage(found, total, index if index > 0 else None, scanned)
+            if _selected(wanted, index, chunk[offset], found) and len(found) == per_page:
+                return FailedPage(found, total, index if index > 0 else None, scanned)
         upper = lower
     return FailedPage(found, total, upper if upper > 0 else None, scanned)
 
 
-def find(resque: Resque, index: int, record_id: str) -> FailureView | None:
+def filtered_oldest_page(
+    failures: Failures, wanted: FailureFilter, after: int, per_page: int
+) -> FailedPage:
+    """``filtered_page`` in list order: matching records from index ``after`` on, oldest
+    first; ``newer_after`` says where to continue."""
+    total = failures.count()
+    lower, scanned = after, 0
+    found: list[FailureView] = []
+    while lower < total and scanned < SCAN_LIMIT:
+        chunk = texts(failures.redis.lrange(failures.key, lower, lower + SCAN_CHUNK - 1))
+        if not chunk:
+            break
+        for offset, raw in enumerate(chunk):
+            scanned += 1
+            if _selected(wanted, lower + offset, raw, found) and len(found) == per_page:
+                after = lower + offset + 1
+                return FailedPage(found, total, None, scanned, after if after < total else None)
+        lower += len(chunk)
+    return FailedPage(found, total, None, scanned, lower if lower < total else None)
+
+
+def _selected(wanted: FailureFilter, index: int, raw: str, found: list[FailureView]) -> bool:
+    """Append the record's view to ``found`` when ``wanted`` matches it."""
+    if not wanted.might_match(raw):
+        return False
+    item = view(index, raw)
+    if wanted.matches(item):
+        found.append(item)
+        return True
+    return False
+
+
+def find(failures: Failures, index: int, record_id: str) -> FailureView | None:
     """The record with this id nearest to ``index``, or None when it is gone or has changed."""
-    found = locate(resque.redis, resque.keys.failed, index, record_id)
+    found = locate(failures.redis, failures.key, index, record_id)
     return None if found is None else view(*found)

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from resque_frontend import delayed, failed, history, jobstatus, reads, schedule
 from resque_frontend.context import int_arg, optional_int_arg, resque, settings
-from resque_frontend.failed import FailureFilter
+from resque_frontend.failed import FailureFilter, FailureList
 
 blueprint = Blueprint("pages", __name__)
 
@@ -93,19 +93,40 @@ def _filter() -> FailureFilter:
     )
 
 
+def _failure_list() -> FailureList:
+    """The ``list`` parameter's failure list (default ``failed``); 404 for any other key."""
+    name = request.args.get("list", "")
+    chosen = failed.failure_list(resque(), name)
+    if chosen is None:
+        abort(404, f"There is no failure list named {name!r}.")
+    return chosen
+
+
 @blueprint.get("/failed")
 def failed_list() -> str:
+    """One failure list, newest first (``order=oldest``: list order, as resque-web),
+    with the multi-queue backend's lists and their sizes when Ruby wrote any."""
     r = resque()
     totals = reads.totals(r)
+    source = _failure_list()
     wanted = _filter()
+    oldest = request.args.get("order") == "oldest"
     page = int_arg("page")
-    if wanted.active:
-        listing = failed.filtered_page(r, wanted, optional_int_arg("before"), FAILED_PAGE)
+    if wanted.active and oldest:
+        listing = failed.filtered_oldest_page(source.failures, wanted, int_arg("after"),
+                                              FAILED_PAGE)  # fmt: skip
+    elif wanted.active:
+        listing = failed.filtered_page(source.failures, wanted, optional_int_arg("before"),
+                                       FAILED_PAGE)  # fmt: skip
+    elif oldest:
+        listing = failed.oldest_page(source.failures, page, FAILED_PAGE)
     else:
-        listing = failed.newest_page(r, page, FAILED_PAGE)
+        listing = failed.newest_page(source.failures, page, FAILED_PAGE)
     return render_template(
         "failed.html", totals=totals, listing=listing, wanted=wanted, page=page,
-        per_page=FAILED_PAGE,
+        per_page=FAILED_PAGE, source=source, oldest=oldest,
+        failure_queues=failed.failure_queue_rows(r), fields={**source.params(), **wanted.params()},
+        scope_queue=wanted.queue or source.queue,
     )  # fmt: skip
 
 
@@ -113,11 +134,12 @@ def failed_list() -> str:
 def failure(index: int, record_id: str) -> str:
     r = resque()
     totals = reads.totals(r)
-    item = failed.find(r, index, record_id)
+    source = _failure_list()
+    item = failed.find(source.failures, index, record_id)
     if item is None:
         abort(404, "That failure record is gone or has changed (it was retried, removed or "
                    "cleared since the link was made).")  # fmt: skip
-    return render_template("failure.html", totals=totals, item=item)
+    return render_template("failure.html", totals=totals, item=item, source=source)
 
 
 @blueprint.get("/delayed")

@@ -1,4 +1,5 @@
-"""Failure records: list them, retry them, remove them."""
+"""Failure records: list them, retry them, remove them (every failure list: ``failed``
+and the ``<queue>_failed`` lists of Ruby's redis_multi_queue backend)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,28 @@ from resque_cli.errors import CliError
 from resque_cli.failed_records import (
     BulkOutcome,
     FailureFilter,
+    ListedFailure,
     find,
     matching,
     remove_all,
     remove_each,
     retry_each,
     retryable,
+    total,
 )
 from resque_cli.output import Document, emit, plural, shortened, table
 from resque_cli.state import CliState, Command, json_option, pass_state
 from resque_proto import Resque
-from resque_proto.records import Failure, failure_id
+from resque_proto.records import failure_id
 
 
 def filter_options(command: Command) -> Command:
     command = click.option(
         "--class", "class_name", metavar="CLASS", help="Only records of jobs of this class."
     )(command)
-    return click.option("--queue", metavar="QUEUE", help="Only records from this queue.")(command)
+    return click.option(
+        "--queue", metavar="QUEUE", help="Only records from this queue (in every failure list)."
+    )(command)
 
 
 @click.command("failed")
@@ -40,26 +45,34 @@ def filter_options(command: Command) -> Command:
     metavar="N",
     help="Show at most N records, newest first.",
 )
+@click.option(
+    "--oldest-first", is_flag=True, help="Oldest first, in list order (as resque-web shows)."
+)
 @json_option
 @pass_state
-def failed_command(state: CliState, queue: str | None, class_name: str | None, limit: int) -> None:
+def failed_command(
+    state: CliState, queue: str | None, class_name: str | None, limit: int, oldest_first: bool
+) -> None:
     """List failure records, newest first, with the ID that `retry` and
     `remove-failed` take (the dashboard shows the same IDs)."""
     selection = FailureFilter(queue, class_name)
     resque = state.resque
     found = matching(resque, selection)
+    shown = found[:limit] if oldest_first else found[::-1][:limit]
     document = {
-        "total": resque.failures.count(),
+        "total": total(resque),
         "matching": len(found),
-        "failures": [failure_document(failure) for failure in reversed(found[-limit:])],
+        "failures": [failure_document(item) for item in shown],
     }
     emit(state, document, render_failed)
 
 
-def failure_document(failure: Failure) -> dict[str, Any]:
+def failure_document(item: ListedFailure) -> dict[str, Any]:
+    failure = item.failure
     payload = failure.payload if isinstance(failure.payload, dict) else {}
     return {
         "id": failure_id(failure.raw),
+        "list": item.list_name,
         "index": failure.index,
         "failed_at": failure.failed_at,
         "queue": failure.queue,
@@ -98,7 +111,7 @@ def render_failed(document: Document) -> str:
 
 def chosen_failures(
     resque: Resque, wanted_id: str | None, every: bool, selection: FailureFilter
-) -> list[Failure]:
+) -> list[ListedFailure]:
     """The records an ``ID | --all [--queue --class]`` command line names."""
     if wanted_id is not None and every:
         raise CliError("give a failure ID or --all, not both")
@@ -108,10 +121,10 @@ def chosen_failures(
         raise CliError("--queue and --class narrow --all; they cannot be used with an ID")
     if every:
         return matching(resque, selection)
-    failure = find(resque, wanted_id or "")
-    if failure is None:
+    found = find(resque, wanted_id or "")
+    if found is None:
         raise CliError(f"no failure record with ID {wanted_id!r} (see `resque failed`)")
-    return [failure]
+    return [found]
 
 
 @click.command("retry")
@@ -136,7 +149,7 @@ def retry_command(
     """
     resque = state.resque
     chosen = chosen_failures(resque, failure_id, every, FailureFilter(queue, class_name))
-    if failure_id is not None and not retryable(chosen[0]):
+    if failure_id is not None and not retryable(chosen[0].failure):
         raise CliError(f"failure record {failure_id} has no queue or payload to retry")
     outcome = retry_each(resque, chosen, skip_retried=every)
     if failure_id is not None and outcome.gone:
