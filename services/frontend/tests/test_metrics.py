@@ -29,6 +29,7 @@ FAMILIES = {
     "resque_jobs_failed": "counter",
     "resque_job_retries": "counter",
     "resque_failed_jobs": "gauge",
+    "resque_failed_queue_jobs": "gauge",
     "resque_job_duration_seconds": "histogram",
     "resque_delayed_jobs": "gauge",
     "resque_delayed_timestamps": "gauge",
@@ -36,6 +37,8 @@ FAMILIES = {
     "resque_schedule_lag_seconds": "histogram",
     "resque_scheduler_leader": "gauge",
     "resque_up": "gauge",
+    "resque_build_info": "gauge",
+    "resque_redis_command_refused": "gauge",
 }
 
 
@@ -143,7 +146,9 @@ def test_redis_down_answers_up_zero_not_an_error(fresh_redis: Callable[[], Redis
     client = create_app(Settings(redis_url=server.url, namespace="resque"), resque).test_client()
     assert scrape(client)[("resque_up", ())] == 1
     server.kill()
-    assert scrape(client) == {("resque_up", ()): 0}
+    down = scrape(client)
+    assert {key[0] for key in down} == {"resque_up", "resque_build_info"}
+    assert down[("resque_up", ())] == 0
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
     page = client.get("/")

@@ -302,3 +302,13 @@ def test_delayed_job_links_use_the_payload_id_not_the_entry_id(
     body = page(client, f"/delayed/{at}")
     assert f'href="/jobs/{job_id(ours)}"' in body
     assert f"/jobs/{entry_id(ours)}" not in body
+
+
+@pytest.mark.parametrize(("value", "shown"), [(" TRUE ", True), ("True\n", True), ("1", False)])
+def test_pause_all_workers_is_read_as_ruby_reads_it(
+    client: FlaskClient, resque: Resque, value: str, shown: bool
+) -> None:
+    """Ruby: ``value.to_s.strip.downcase == 'true'``; the banner follows the workers."""
+    resque.redis.set(resque.keys.pause_all, value)
+    page = client.get("/").get_data(as_text=True)
+    assert ("Workers are paused" in page) is shown

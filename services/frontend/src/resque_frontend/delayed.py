@@ -14,6 +14,7 @@ from typing import Any
 
 from resque_frontend.addressing import entry_id, locate
 from resque_frontend.presenters import JobView, job_view
+from resque_frontend.refusals import delayed_count
 from resque_proto import Resque
 from resque_proto.queues import QueuedJob
 from resque_proto.retry import ATTEMPT_KEY, RETRY_KEY
@@ -102,7 +103,7 @@ def timestamps_page(resque: Resque, page: int, per_page: int) -> TimestampsPage:
     """One page of timestamps, oldest first, each with its size and first job."""
     delayed = resque.delayed
     stamps = delayed.timestamp_count()
-    jobs = delayed.count() if stamps <= EXACT_COUNT_LIMIT else None
+    jobs = delayed_count(resque) if stamps <= EXACT_COUNT_LIMIT else None
     sizes = delayed.timestamps(page * per_page, per_page)
     pipe = resque.redis.pipeline(transaction=False)
     for timestamp, _ in sizes:

@@ -6,6 +6,7 @@ import redis
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from resque_frontend import refusals
 from resque_frontend.context import resque
 from resque_frontend.metrics import registry_for
 
@@ -20,8 +21,11 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
+    """Ready when Redis answers; a refused PING (a ``+@read`` user) is an answer too."""
     try:
         resque().redis.ping()
+    except redis.exceptions.NoPermissionError as error:
+        refusals.refused("PING", error)
     except (redis.RedisError, OSError) as error:
         return Response(f"redis unavailable: {type(error).__name__}\n", 503, mimetype="text/plain")
     return Response("ready\n", mimetype="text/plain")

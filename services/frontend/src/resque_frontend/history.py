@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import redis
 
+from resque_frontend import refusals
 from resque_proto import Resque
 from resque_proto.text import text
 
@@ -62,13 +63,17 @@ def record(resque: Resque, processed: int, failed: int, now: float) -> list[Bar]
     """Store this minute's snapshot and return the last hour's per-minute bars.
 
     A Redis that refuses the write (a read-only replica, or an ACL user without
-    write or script rights) gives no history rather than an error page."""
+    write or script rights) gives no history rather than an error page; an ACL
+    refusal is logged once (refusals.py)."""
     minute = int(now // MINUTE * MINUTE)
     oldest = minute - KEEP_MINUTES * MINUTE
     script = resque.redis.register_script(RECORD_LUA)
     try:
         flat = script(keys=[resque.keys.throughput_history],
                       args=[minute, f"{processed} {failed}", oldest])  # fmt: skip
+    except redis.exceptions.NoPermissionError as error:
+        refusals.refused("EVALSHA", error)
+        return []
     except redis.ResponseError:
         return []
     return bars(_snapshots(list(flat)))

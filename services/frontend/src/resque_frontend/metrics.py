@@ -2,11 +2,13 @@
 
 A custom collector (no process-global gauges), so every gunicorn worker and
 every replica reports the same numbers. Three round trips per scrape besides the
-throughput-history write, whatever the number of jobs or failures: one pipeline for
-the registries, counters (the retries hash included) and the scheduler's keys, one
-per-queue (size, head job, durations, paused) and per-worker pipeline, and
+throughput-history write and the refused-commands check (refusals.py), whatever
+the number of jobs or failures: one pipeline for the registries, counters (the
+retries hash included) and the scheduler's keys, one
+per-queue (size, head job, durations, paused), per-worker and per-failure-list pipeline, and
 ``Delayed.count`` (one Lua pass over the delayed timestamps, the only read that grows
-with them). Redis down gives ``resque_up 0`` and nothing else.
+with them). Redis down gives ``resque_up 0`` and nothing else but
+``resque_build_info``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from resque_frontend import history
+from resque_frontend import history, refusals
 from resque_proto import Resque
+from resque_proto.failures import FAILED_QUEUES, job_queue_name, list_key
 from resque_proto.histogram import cumulative
 from resque_proto.queues import enqueued_at
 from resque_proto.text import text, texts
+from resque_proto.version import build_labels
 
 
 @dataclass
@@ -56,7 +60,7 @@ class QueueSample:
 class SchedulerSample:
     """The delayed jobs and the recurring scheduler (resque-scheduler's keys)."""
 
-    delayed_jobs: int
+    delayed_jobs: int | None  # None: the Redis user may not run the counting script
     delayed_timestamps: int
     soonest_due: int | None  # the oldest delayed timestamp
     leader: str | None  # the scheduler lock's holder
@@ -75,6 +79,8 @@ class Sample:
     workers: dict[str, int] = field(default_factory=dict)
     queues: dict[str, QueueSample] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)  # queue -> attempts retried
+    # job queue -> records in its <queue>_failed list (Ruby's redis_multi_queue backend)
+    failure_queues: dict[str, int] = field(default_factory=dict)
 
 
 def read_sample(resque: Resque) -> Sample:
@@ -90,9 +96,11 @@ def read_sample(resque: Resque) -> Sample:
     first.get(keys.scheduler_lock)  # resque_proto.leader.leader(), pipelined
     first.hgetall(keys.schedule_lag)
     first.hgetall(keys.retries)
+    first.smembers(list_key(keys, FAILED_QUEUES))
     (queue_set, worker_set, processed, failed, failed_records,
-     timestamps, soonest, lock, lag, retries) = first.execute()  # fmt: skip
+     timestamps, soonest, lock, lag, retries, failure_lists) = first.execute()  # fmt: skip
     queues, workers = sorted(texts(queue_set)), sorted(texts(worker_set))
+    lists = sorted(texts(failure_lists))
 
     second = resque.redis.pipeline(transaction=False)
     for name in queues:
@@ -102,7 +110,10 @@ def read_sample(resque: Resque) -> Sample:
         second.exists(keys.paused_queue(name))
     for worker_id in workers:
         second.exists(keys.worker(worker_id))
+    for name in lists:
+        second.llen(list_key(keys, name))
     results = second.execute()
+    list_sizes = results[len(results) - len(lists) :]
 
     sample = Sample(int(processed or 0), int(failed or 0), int(failed_records),
                     scheduler_sample(resque, timestamps, soonest, lock, lag))  # fmt: skip
@@ -112,7 +123,9 @@ def read_sample(resque: Resque) -> Sample:
         sample.queues[name] = QueueSample(int(size), enqueued_at(head), buckets, total, count,
                                           bool(paused), head is not None)  # fmt: skip
     sample.retries = retry_counts(retries)
-    busy = sum(1 for flag in results[4 * len(queues) :] if int(flag))
+    sample.failure_queues = {job_queue_name(name): int(size)
+                             for name, size in zip(lists, list_sizes, strict=True)}  # fmt: skip
+    busy = sum(1 for flag in results[4 * len(queues) : len(results) - len(lists)] if int(flag))
     sample.workers = {"busy": busy, "idle": len(workers) - busy}
     return sample
 
@@ -137,7 +150,7 @@ def scheduler_sample(
     trip, skipped when there is no timestamp."""
     lag_buckets, lag_sum, _ = cumulative(lag)
     return SchedulerSample(
-        delayed_jobs=resque.delayed.count() if timestamps else 0,
+        delayed_jobs=refusals.delayed_count(resque) if timestamps else 0,
         delayed_timestamps=int(timestamps),
         soonest_due=int(soonest[0]) if soonest else None,
         leader=text(lock),
@@ -193,16 +206,27 @@ def families(sample: Sample, now: float) -> Iterator[Metric]:
     )
     yield retries
     yield GaugeMetricFamily(
-        "resque_failed_jobs", "Records in the failed list.", value=sample.failed_records
+        "resque_failed_jobs",
+        "Failure records: the failed list plus every <queue>_failed list.",
+        value=sample.failed_records + sum(sample.failure_queues.values()),
     )
+    by_queue = GaugeMetricFamily(
+        "resque_failed_queue_jobs",
+        "Failure records in the <queue>_failed list of Ruby's redis_multi_queue backend.",
+        labels=["queue"],
+    )
+    for name, size in sorted(sample.failure_queues.items()):
+        by_queue.add_metric([name], size)
+    yield by_queue
     yield durations
     yield from scheduler_families(sample.scheduler, now)
 
 
 def scheduler_families(sample: SchedulerSample, now: float) -> Iterator[Metric]:
-    yield GaugeMetricFamily(
-        "resque_delayed_jobs", "Delayed jobs waiting for their time.", value=sample.delayed_jobs
-    )
+    if sample.delayed_jobs is not None:
+        yield GaugeMetricFamily(
+            "resque_delayed_jobs", "Delayed jobs waiting for their time.", value=sample.delayed_jobs
+        )
     yield GaugeMetricFamily(
         "resque_delayed_timestamps",
         "Distinct seconds at which delayed jobs are due (delayed_queue_schedule).",
@@ -245,14 +269,29 @@ class ResqueCollector(Collector):
         try:
             sample = read_sample(self.resque)
             history.record(self.resque, sample.processed, sample.failed, now)
+            refused = refusals.refused_now(self.resque.redis)
         except (redis.RedisError, OSError):
             yield up(0)
             return
         yield from families(sample, now)
+        yield refusals.family(refused)
         yield up(1)
+
+
+class BuildInfo(Collector):
+    """``resque_build_info`` (always 1), whether Redis answers or not."""
+
+    def collect(self) -> Iterator[Metric]:
+        labels = build_labels("frontend")
+        info = GaugeMetricFamily(
+            "resque_build_info", "Always 1; the labels say what runs.", labels=list(labels)
+        )
+        info.add_metric(list(labels.values()), 1)
+        yield info
 
 
 def registry_for(resque: Resque) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ResqueCollector(resque))
+    registry.register(BuildInfo())
     return registry

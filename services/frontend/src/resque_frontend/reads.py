@@ -4,21 +4,31 @@ whatever the number of jobs or failures (cost grows only with queues and workers
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import redis
+
+from resque_frontend import refusals
 from resque_frontend.config import Settings
 from resque_frontend.presenters import JobView, job_view, parse_time, seconds_between
 from resque_proto import Resque, WorkerInfo
 from resque_proto.histogram import INF, cumulative
 from resque_proto.queues import QueuedJob, enqueued_at
+from resque_proto.stats import pause_flag_set
 from resque_proto.text import texts
 
 
 @dataclass(frozen=True)
 class Totals:
-    """Resque.info's numbers plus the clock of Redis, read in one round trip."""
+    """Resque.info's numbers plus the clock of Redis, read in one round trip.
+
+    ``now`` is Redis's clock, the one our workers' heartbeats are taken from. If the
+    user may not run ``TIME`` (``+@read``), this host's clock stands in: the pages
+    only show ages with it (heartbeat age, latency, running for), nothing is decided
+    on it, and with NTP-synced hosts the two differ by milliseconds."""
 
     queue_names: list[str]
     worker_count: int
@@ -83,16 +93,31 @@ def totals(resque: Resque) -> Totals:
     pipe.llen(keys.failed)
     pipe.get(keys.pause_all)
     pipe.time()
-    queues, workers, processed, failed, records, paused, (secs, micros) = pipe.execute()
+    *replies, clock = pipe.execute(raise_on_error=False)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    queues, workers, processed, failed, records, paused = replies
     return Totals(
         queue_names=sorted(texts(queues)),
         worker_count=int(workers),
         processed=int(processed or 0),
         failed=int(failed or 0),
         failed_records=int(records),
-        paused=paused == b"true",
-        now=float(secs) + float(micros) / 1e6,
+        paused=pause_flag_set(paused),
+        now=redis_clock(clock),
     )
+
+
+def redis_clock(reply: Any) -> float:
+    """``TIME``'s reply as epoch seconds; this host's clock when it was refused."""
+    if isinstance(reply, redis.exceptions.NoPermissionError):
+        refusals.refused("TIME", reply)
+        return time.time()
+    if isinstance(reply, Exception):
+        raise reply
+    seconds, micros = reply
+    return float(seconds) + float(micros) / 1e6
 
 
 def queue_rows(resque: Resque, names: list[str], now: float) -> list[QueueRow]:

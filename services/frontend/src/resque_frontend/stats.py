@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
+import redis
 from flask import Blueprint, abort, render_template
 
-from resque_frontend import reads
+from resque_frontend import reads, refusals
 from resque_frontend.context import int_arg, resque, settings
 from resque_proto import Resque
 from resque_proto.redis_config import redacted
@@ -92,14 +93,25 @@ def key_value(r: Resque, key: str, kind: str) -> Any:
 def stats() -> str:
     r = resque()
     totals = reads.totals(r)
-    info = r.redis.info()
+    info = redis_info(r)
     pending = sum(r.queues.sizes(totals.queue_names).values())
+    rows = [(name, info[name]) for name in INFO_FIELDS if name in info] if info else [
+        ("INFO", "not shown: the Redis user may not run INFO (see docs/redis.md)")]  # fmt: skip
     return render_template(
         "stats.html", totals=totals, pending=pending,
-        redis_url=redacted_url(settings().redis_url),
-        info=[(name, info[name]) for name in INFO_FIELDS if name in info],
+        redis_url=redacted_url(settings().redis_url), info=rows,
         keyspace={k: v for k, v in info.items() if k.startswith("db")},
     )  # fmt: skip
+
+
+def redis_info(r: Resque) -> dict[str, Any]:
+    """Redis's INFO; empty when the user may not run it (INFO is ``@dangerous``):
+    the page then says so in the INFO table instead of being an error page."""
+    try:
+        return r.redis.info()
+    except redis.exceptions.NoPermissionError as error:
+        refusals.refused("INFO", error)
+        return {}
 
 
 @blueprint.get("/stats/keys")

@@ -11,8 +11,14 @@ command, so each answer is ``QUEUED`` or ``NOPERM``; nothing is ever executed.
 This works for a restricted user (``ACL DRYRUN`` and ``ACL GETUSER`` need admin
 rights).
 
+Commands without side effects (reads, ``PING``, ``TIME``, ``INFO``) are sent
+outside the transaction, on a key of the namespace that does not exist: running
+them changes nothing, and a user without ``MULTI`` (``+@read``) is still checked.
+
 ``CONFIG GET``/``CONFIG SET notify-keyspace-events`` are optional (without them
 the worker and scheduler poll, see resque_proto.waiter) and are not checked.
+The commands in ``FALLBACKS`` are checked but not required: each part has a
+fallback without them, and a refusal is a start-up warning, not an error.
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ from resque_proto.redis_config import RedisSettings
 
 NO_SHA = "0" * 40
 OUTSIDE_MULTI = ("WATCH", "EXEC", "DISCARD", "UNWATCH")
+# No side effects on a key that does not exist: probed outside the transaction.
+HARMLESS = frozenset((
+    "PING", "INFO", "TIME", "SCRIPT|EXISTS", "SCAN", "EXISTS", "TYPE", "TTL", "GET",
+    "GETRANGE", "STRLEN", "LLEN", "LINDEX", "LPOS", "LRANGE", "SCARD", "SISMEMBER", "SMEMBERS",
+    "SSCAN", "HGET", "HMGET", "HGETALL", "HKEYS", "HLEN", "HSCAN", "ZCARD", "ZRANGE",
+    "ZRANGEBYSCORE", "XLEN",
+))  # fmt: skip
 DOCS = "docs/redis.md"
 
 # Probe arguments: {k} is a key of the namespace, {c} the part's keyspace channel.
@@ -39,6 +52,7 @@ PROBE_ARGS: dict[str, tuple[str, ...]] = {
     "TIME": (),
     "WAIT": ("0", "0"),
     "EVALSHA": (NO_SHA, "1", "{k}"),
+    "EVAL": ("return 1", "1", "{k}"),
     "SCRIPT|LOAD": ("return 1",),
     "SCRIPT|EXISTS": (NO_SHA,),
     "PSUBSCRIBE": ("{c}",),
@@ -117,7 +131,7 @@ NEEDS: dict[str, dict[str, str]] = {
         **_need("settling jobs", "TYPE LREM DEL INCR HDEL HINCRBY HINCRBYFLOAT SADD ZADD LPUSH"),
         **_need("registration and heartbeats", "SREM HSET SISMEMBER"),
         **_need("wildcard queues and pausing", "SMEMBERS GET"),
-        **_need("pruning dead workers", "HGETALL INFO WATCH UNWATCH LRANGE HMGET HGET"),
+        **_need("pruning dead workers", "HGETALL WATCH UNWATCH LRANGE HMGET HGET"),
         **_need("waking on pushes", "PSUBSCRIBE"),
     },
     "scheduler": {
@@ -139,28 +153,46 @@ NEEDS: dict[str, dict[str, str]] = {
         **SCRIPTS,
         **TRANSACTIONS,
         **_need("enqueuing", "SADD RPUSH ZADD SET TYPE GET"),
+        **_need("job statuses (one EVAL per request)", "EVAL"),
     },
 }
+# The dashboard's pages only read (all in Redis's @read category); the rest has a
+# fallback (FALLBACKS), so a +@read user can run it.
 NEEDS["frontend-read-only"] = {
-    **CONNECTION,
-    **SCRIPTS,
-    **TRANSACTIONS,
-    **_need("the throughput history", "HSETNX HDEL HKEYS HGETALL"),
     **_need(
         "showing queues, jobs, failures, workers and schedules",
-        "TIME EXISTS GET LLEN LINDEX LRANGE LPOS SCARD SISMEMBER SMEMBERS HGET HMGET ZCARD ZRANGE",
+        "EXISTS GET LLEN LINDEX LRANGE LPOS SCARD SISMEMBER SMEMBERS HGET HMGET HGETALL ZCARD "
+        "ZRANGE",
     ),
-    **_need(
-        "the Redis stats and keys pages", "INFO SCAN TYPE TTL GETRANGE STRLEN HLEN XLEN SSCAN HSCAN"
-    ),
+    **_need("the keys pages", "SCAN TYPE TTL GETRANGE STRLEN HLEN XLEN SSCAN HSCAN"),
 }
-NEEDS["frontend"] = {
-    **NEEDS["frontend-read-only"],
+NEEDS["frontend"] = NEEDS["frontend-read-only"]
+FRONTEND_FALLBACKS = {
+    **_need("readiness, else any answer from Redis counts", "PING"),
+    **_need("Redis's clock, else this host's", "TIME"),
+    **_need("the Redis INFO section of the stats page, else not shown", "INFO"),
     **_need(
-        "actions (retry, remove, pause, run now, prune)",
-        "SET DEL RPUSH LPUSH LPOP LREM LSET SADD SREM INCR HSET HINCRBY HINCRBYFLOAT ZADD ZREM "
-        "ZRANGEBYSCORE TYPE WATCH UNWATCH SCRIPT|EXISTS",
+        "the throughput chart, else not shown, and counting delayed jobs, else the Delayed "
+        "page fails",
+        "EVALSHA SCRIPT|LOAD HSETNX HDEL HKEYS",
     ),
+    **_need("checking the history's commands at start, else not checked", "MULTI EXEC DISCARD"),
+}
+# Without the commands of a part's fallbacks it still runs, doing without (a warning).
+FALLBACKS: dict[str, dict[str, str]] = {
+    "worker": _need(
+        "Redis's uptime for the dead-worker pruner, else how long the worker has seen it up",
+        "INFO",
+    ),
+    "frontend-read-only": FRONTEND_FALLBACKS,
+    "frontend": {
+        **FRONTEND_FALLBACKS,
+        **_need(
+            "actions (retry, remove, pause, run now, prune), else refused",
+            "MULTI EXEC DISCARD SET DEL RPUSH LPUSH LPOP LREM LSET SADD SREM INCR HSET HINCRBY "
+            "HINCRBYFLOAT ZADD ZREM ZRANGEBYSCORE WATCH UNWATCH SCRIPT|EXISTS",
+        ),
+    },
 }
 OPTIONAL: dict[str, dict[str, str]] = {
     "worker": _need("enabling keyspace notifications (else polling)", "CONFIG|GET CONFIG|SET"),
@@ -188,7 +220,7 @@ def acl_rule(
 ) -> str:
     """The ``ACL SETUSER``/users.acl rule that lets ``part`` do its work (docs/redis.md)."""
     keys = Keys(namespace)
-    commands = [*NEEDS[part], *OPTIONAL.get(part, {}), *extra]
+    commands = [*NEEDS[part], *FALLBACKS.get(part, {}), *OPTIONAL.get(part, {}), *extra]
     if db:
         commands.append("SELECT")
     channel = channel_pattern(part, keys, db)
@@ -270,8 +302,8 @@ def probe(
     Raises redis.ConnectionError/TimeoutError when Redis cannot be reached.
     """
     names = list(dict.fromkeys(commands))
-    outside = [name for name in names if name in OUTSIDE_MULTI]
-    inside = [name for name in names if name not in OUTSIDE_MULTI and name != "MULTI"]
+    outside = [name for name in names if name in OUTSIDE_MULTI or name in HARMLESS]
+    inside = [name for name in names if name not in outside and name != "MULTI"]
     connection: Any = client.connection_pool.get_connection()
     try:
         check = _Probe(connection, Keys(namespace)._k(OUR_PREFIX, "acl-probe"), channel)
@@ -302,9 +334,10 @@ def check_permissions(
     """
     optional = OPTIONAL.get(part, {})
     purposes = {**NEEDS[part], **{name: optional.get(name, name) for name in extra}}
+    fallbacks = {k: v for k, v in FALLBACKS.get(part, {}).items() if k not in purposes}
     channel = channel_pattern(part, Keys(namespace), settings.db)
     try:
-        denied = probe(client, purposes, namespace, channel)
+        denied = probe(client, [*purposes, *fallbacks], namespace, channel)
     except (redis.ConnectionError, redis.TimeoutError) as error:
         fatal = unusable(error, settings)
         if fatal:
@@ -320,18 +353,33 @@ def check_permissions(
         ) from None
     except redis.ResponseError as error:
         return f"cannot check Redis permissions now ({describe(error, settings)}); starting anyway"
-    if denied:
-        raise StartupError(f"{program}: {denial_message(denied, purposes, settings, channel)}")
-    return None
+    required = Denied(
+        tuple(name for name in denied.commands if name in purposes), denied.keys, denied.channels
+    )
+    if required:
+        raise StartupError(f"{program}: {denial_message(required, purposes, settings, channel)}")
+    without = [name for name in denied.commands if name in fallbacks]
+    if not without:
+        return None
+    warning = denial_message(Denied(tuple(without)), fallbacks, settings, channel, "used for")
+    if "MULTI" in without:
+        skipped = HARMLESS | {*OUTSIDE_MULTI, "MULTI"}
+        unchecked = ", ".join(name for name in fallbacks if name not in skipped)
+        warning += f"; without MULTI these were not checked: {unchecked}"
+    return warning
 
 
 def denial_message(
-    denied: Denied, purposes: dict[str, str], settings: RedisSettings, channel: str | None
+    denied: Denied,
+    purposes: dict[str, str],
+    settings: RedisSettings,
+    channel: str | None,
+    needed: str = "needed for",
 ) -> str:
     parts: list[str] = []
     if denied.commands:
-        why = ", ".join(dict.fromkeys(purposes.get(n, "") for n in denied.commands))
-        parts.append(f"may not run {', '.join(denied.commands)} (needed for {why})")
+        why = "; ".join(dict.fromkeys(purposes.get(n, "") for n in denied.commands))
+        parts.append(f"may not run {', '.join(denied.commands)} ({needed} {why})")
     if denied.keys:
         parts.append("may not use the keys of its namespace")
     if denied.channels:

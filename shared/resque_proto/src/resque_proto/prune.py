@@ -10,6 +10,8 @@ Workers that never sent a heartbeat are left alone, as Ruby does.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import redis
@@ -62,19 +64,72 @@ def stale_workers(client: redis.Redis, keys: Keys, policy: PrunePolicy) -> list[
     return sorted(str(w) for w in stale)
 
 
+class RedisUptime:
+    """How long Redis has been up, for the pruner's guard (see ``prune_dead_workers``).
+
+    ``INFO server`` knows, but INFO is ``@dangerous`` and Redis's own example ACL
+    (``+@all -@dangerous``) refuses it. Without it we use the pruner's own
+    observation: how long this process has seen Redis answer without a break
+    (``outage()`` restarts the count; the worker calls it after every Redis error
+    it sees). Why that keeps the guard's promise (no live worker judged dead): a
+    live worker's heartbeat grows older than ``ours_stale_after`` only if Redis
+    was out for most of that time; the pruner is a worker too, beating on the same
+    schedule (and blocked on a subscription when idle), so it sees that outage
+    and then waits a full ``ours_stale_after``, by which time every live worker has
+    beaten again. A pruner that just started waits as long. The one case INFO
+    covers and this does not: a restart the pruner never noticed that restored
+    heartbeats much older than the outage (RDB snapshots without AOF); a job may
+    then run twice (counted as a redelivery). With AOF (our images) restored
+    heartbeats are at most a second old. A refused INFO is a permission, not an
+    outage: it is said once in the log and postpones nothing else.
+    """
+
+    def __init__(self, log: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
+        self.log = log
+        self.seen_up_since = time.monotonic()
+        self.info_refused = False
+
+    def outage(self) -> None:
+        self.seen_up_since = time.monotonic()
+
+    def seconds(self, client: redis.Redis) -> float:
+        try:
+            return float(client.info("server").get("uptime_in_seconds", 0))
+        except redis.exceptions.NoPermissionError as error:
+            if not self.info_refused:
+                self.info_refused = True
+                self.log.warning(
+                    "Redis user may not run INFO: judging Redis's uptime from this "
+                    "process's own view (pruning waits until Redis has answered without "
+                    "a break for the prune threshold)",
+                    extra={"error": str(error)},
+                )
+            return time.monotonic() - self.seen_up_since
+
+
 def prune_dead_workers(
-    client: redis.Redis, keys: Keys, pruner_id: str, policy: PrunePolicy | None = None
+    client: redis.Redis,
+    keys: Keys,
+    pruner_id: str,
+    policy: PrunePolicy | None = None,
+    uptime: RedisUptime | None = None,
 ) -> list[Recovery]:
     """Recover every dead worker's jobs; [] when another process holds the lock.
 
     Nothing is judged while Redis itself has been up for less than
     ``ours_stale_after``: after a restart every heartbeat looks old until the
     workers have reconnected, and pruning then would re-run live workers' jobs.
+    ``uptime`` tells Redis's uptime, with a fallback when INFO is refused (see
+    :class:`RedisUptime`); without it ``INFO server`` is asked (refused: NoPermissionError).
     """
     policy = policy or PrunePolicy()
     if not client.set(keys.prune_lock, pruner_id, nx=True, ex=policy.lock_seconds):
         return []
-    if float(client.info("server").get("uptime_in_seconds", 0)) < policy.ours_stale_after:
+    if uptime is not None:
+        seconds = uptime.seconds(client)
+    else:
+        seconds = float(client.info("server").get("uptime_in_seconds", 0))
+    if seconds < policy.ours_stale_after:
         return []
     return [
         recover_worker(
