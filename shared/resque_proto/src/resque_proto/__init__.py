@@ -36,13 +36,17 @@ if TYPE_CHECKING:
     from resque_proto.producer import (
         Enqueued,
         ResqueJob,
+        dequeue,
         enqueue,
         enqueue_at,
+        enqueue_front,
         enqueue_in,
         enqueue_many,
         enqueue_to,
+        info,
         inline,
         job,
+        remove_worker,
     )
     from resque_proto.prune import PrunePolicy
     from resque_proto.queue_patterns import resolve_queues
@@ -66,14 +70,18 @@ _HOME = {
     "WorkerInfo": "workers",
     "connect": "connection",
     "decode_payload": "payload",
+    "dequeue": "producer",
     "encode_payload": "payload",
     "enqueue": "producer",
     "enqueue_at": "producer",
+    "enqueue_front": "producer",
     "enqueue_in": "producer",
     "enqueue_many": "producer",
     "enqueue_to": "producer",
+    "info": "producer",
     "inline": "producer",
     "job": "producer",
+    "remove_worker": "producer",
     "resolve_queues": "queue_patterns",
 }
 __all__ = [
@@ -92,14 +100,18 @@ __all__ = [
     "WorkerInfo",
     "connect",
     "decode_payload",
+    "dequeue",
     "encode_payload",
     "enqueue",
     "enqueue_at",
+    "enqueue_front",
     "enqueue_in",
     "enqueue_many",
     "enqueue_to",
+    "info",
     "inline",
     "job",
+    "remove_worker",
     "resolve_queues",
 ]
 

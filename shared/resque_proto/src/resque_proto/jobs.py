@@ -1,7 +1,8 @@
 """Putting jobs on queues, and the reliable path a worker takes them through.
 
-Enqueue is Resque's: ``SADD queues`` + ``RPUSH queue:<q>``. A worker reserves a
-job with one Lua call that pops the first job from its ordered queue list and
+Enqueue is Resque's: ``SADD queues`` + ``RPUSH queue:<q>`` (``LPUSH`` for a job
+that must run next). A worker reserves a job with one Lua call that pops the
+first job from its ordered queue list and
 moves it, atomically, into the worker's in-flight list, recording Resque's
 ``worker:<id>`` value in the same step. ``finish`` (ack) and ``requeue`` (nack)
 take it out again; both are idempotent, so a caller may retry them after a
@@ -175,9 +176,11 @@ class Jobs:
         self._requeue = client.register_script(REQUEUE_LUA)
 
     # -- producing ------------------------------------------------------
-    def push_payload(self, queue: str, payload: str, status: StatusWrite | None = None) -> None:
+    def push_payload(
+        self, queue: str, payload: str, status: StatusWrite | None = None, *, front: bool = False
+    ) -> None:
         """Push already-encoded bytes: one round trip, atomic, never retried."""
-        self.push_many([(queue, payload)], [status] if status else ())
+        self.push_many([(queue, payload)], [status] if status else (), front=front)
 
     def push(
         self,
@@ -185,15 +188,23 @@ class Jobs:
         class_name: str,
         args: Sequence[Any] = (),
         extras: Mapping[str, Any] | None = None,
+        *,
+        front: bool = False,
     ) -> str:
         payload = encode_payload(class_name, args, extras)
-        self.push_payload(queue, payload, self.queued_status(queue, payload))
+        self.push_payload(queue, payload, self.queued_status(queue, payload), front=front)
         return payload
 
     def push_many(
-        self, jobs: Iterable[tuple[str, str]], statuses: Iterable[StatusWrite] = ()
+        self,
+        jobs: Iterable[tuple[str, str]],
+        statuses: Iterable[StatusWrite] = (),
+        *,
+        front: bool = False,
     ) -> None:
-        """Push ``(queue, encoded payload)`` pairs, and their statuses, all or nothing."""
+        """Push ``(queue, encoded payload)`` pairs, and their statuses, all or nothing.
+        ``front``: ``LPUSH`` to the head of each queue (they run next, in the order
+        given) instead of Resque's ``RPUSH`` to the tail."""
         batch = [(validate_queue(queue), payload) for queue, payload in jobs]
         if not batch:
             return
@@ -203,7 +214,10 @@ class Jobs:
         pipe = self.redis.pipeline(transaction=True)
         pipe.sadd(self.keys.queues, *by_queue)
         for queue, payloads in by_queue.items():
-            pipe.rpush(self.keys.queue(queue), *payloads)
+            if front:
+                pipe.lpush(self.keys.queue(queue), *reversed(payloads))
+            else:
+                pipe.rpush(self.keys.queue(queue), *payloads)
         self.add_statuses(pipe, statuses)
         pipe.execute()
 

@@ -12,15 +12,25 @@
     enqueue(Archive, 44)                  # the same, as a function: the class's queue
     enqueue_to("urgent", Archive, 44)     # Resque.enqueue_to: another queue
     enqueue("file_serve", "Archive", 44)  # by name, for classes this process cannot import
+    enqueue_front(Archive, 44)            # to the head of the queue: it runs next
+    dequeue(Archive, 44)                  # Resque.dequeue: remove queued jobs, a count
 
 Every enqueue call takes either a job class first (its ``queue`` gives the queue), or
 a queue name first and then a job class or class name: the first argument's type
 decides, so both forms are unambiguous. Each returns an ``Enqueued``.
 
+With the class in hand, Resque's producer hooks run around the call
+(``resque_proto.producer_hooks``): ``before_enqueue*`` returning False cancels an
+enqueue (the result is then an empty, falsey ``Enqueued``), ``before_dequeue*`` a
+dequeue (None). Delayed enqueues run none, as resque-scheduler's.
+
 The module-level functions and the class methods share one ``Resque`` client per
 process (``shared_client``), configured from the environment on first use, rebuilt
 in a forked child. ``RESQUE_INLINE=1`` or ``with inline():`` runs jobs at once, in
 this process, instead of writing them to Redis (for tests).
+
+``dequeue``, ``info`` and ``remove_worker`` are Ruby's ``Resque.dequeue``,
+``Resque.info`` and ``Resque.remove_worker`` on the same client.
 
 Redis-free at import: a ``RESQUE_JOBS`` module that uses ``@job`` is imported by the
 worker before it forks its fork server, which must not load redis-py.
@@ -28,6 +38,7 @@ worker before it forks its fork server, which must not load redis-py.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -42,10 +53,12 @@ from resque_proto import job_hooks
 from resque_proto.delayed_payload import epoch_seconds
 from resque_proto.errors import ValidationError
 from resque_proto.payload import decode_payload, encode_payload, validate_class, validate_queue
+from resque_proto.producer_hooks import DEQUEUE, ENQUEUE, run_after, run_before
 from resque_proto.settings import env_bool
 
 if TYPE_CHECKING:
-    from resque_proto.client import Resque
+    from resque_proto.client import Resque, ResqueInfo
+    from resque_proto.recovery import Recovery
 
 T = TypeVar("T", bound=type)
 
@@ -64,7 +77,9 @@ class Enqueued(str):
     returned the bare payload keeps working, and ``remove_delayed_payload(result)``
     cancels a delayed job), with ``id`` (None without metadata), ``queue`` and
     ``scheduled_for`` (the due second of a delayed job, None if it was enqueued now).
-    Immutable."""
+    Immutable. Empty, so falsey, with no id, when a ``before_enqueue*`` hook cancelled
+    the enqueue (Ruby's ``Resque.enqueue`` returns nil then): ``if not
+    Archive.enqueue(44): ...``."""
 
     _id: str | None
     _queue: str
@@ -366,6 +381,33 @@ def run_inline(target: Target, args: Sequence[Any], metadata: bool) -> Enqueued:
     return Enqueued(payload, extras[JOB_ID_KEY] if extras else None, target.queue)
 
 
+# -- producer hooks --------------------------------------------------------------------
+
+
+def enqueue_with_hooks(
+    target: Target, args: Sequence[Any], write: Callable[[], Enqueued]
+) -> Enqueued:
+    """Resque.enqueue_to's order: ``before_enqueue*``, ``write`` (unless one returned
+    False), ``after_enqueue*``; in inline mode ``write`` performs the job."""
+    if not run_before(ENQUEUE, target.job_class, args):
+        return Enqueued("", None, target.queue)
+    written = write()
+    run_after(ENQUEUE, target.job_class, args)
+    return written
+
+
+def dequeue_with_hooks(
+    target: Target, args: Sequence[Any], remove: Callable[[], int]
+) -> int | None:
+    """Resque.dequeue's order: ``before_dequeue*``, ``remove`` (unless one returned
+    False: then None), ``after_dequeue*``."""
+    if not run_before(DEQUEUE, target.job_class, args):
+        return None
+    removed = remove()
+    run_after(DEQUEUE, target.job_class, args)
+    return removed
+
+
 # -- module-level functions ------------------------------------------------------------
 
 
@@ -386,10 +428,25 @@ def enqueue_to(queue: str, job: type | str, /, *args: Any, metadata: bool = True
     return _enqueue(target_to(queue, job), args, metadata)
 
 
-def _enqueue(target: Target, args: Sequence[Any], metadata: bool) -> Enqueued:
+@overload
+def enqueue_front(job_class: type, /, *args: Any, metadata: bool = True) -> Enqueued: ...
+@overload
+def enqueue_front(
+    queue: str, job: type | str, /, *args: Any, metadata: bool = True
+) -> Enqueued: ...
+def enqueue_front(first: type | str, /, *rest: Any, metadata: bool = True) -> Enqueued:
+    """``enqueue``, but to the head of the queue (``LPUSH``, where Resque ``RPUSH``es):
+    the job runs next. Same call forms, hooks and inline mode."""
+    target, args = resolve(first, rest, "enqueue_front")
+    return _enqueue(target, args, metadata, front=True)
+
+
+def _enqueue(
+    target: Target, args: Sequence[Any], metadata: bool, *, front: bool = False
+) -> Enqueued:
     if inline_enabled():
-        return run_inline(target, args, metadata)
-    return shared_client().enqueue_target(target, args, metadata)
+        return enqueue_with_hooks(target, args, lambda: run_inline(target, args, metadata))
+    return shared_client().enqueue_target(target, args, metadata, front=front)
 
 
 @overload
@@ -442,11 +499,42 @@ def enqueue_in(
 
 def enqueue_many(jobs: Iterable[JobSpec], *, metadata: bool = True) -> list[Enqueued]:
     """Enqueue ``(queue, job, args)`` or ``(JobClass, args)`` items atomically: a bad one
-    writes nothing. Inline, each runs in order."""
+    writes nothing. A job a ``before_enqueue*`` hook cancels is left out of the batch
+    and of the result. Inline, each runs in order, between its hooks."""
     resolved = [resolve_spec(spec) for spec in jobs]
+    if not inline_enabled():
+        return shared_client().enqueue_targets(resolved, metadata)
+    ran = [
+        enqueue_with_hooks(target, args, functools.partial(run_inline, target, args, metadata))
+        for target, args in resolved
+    ]
+    return [result for result in ran if result]
+
+
+@overload
+def dequeue(job_class: type, /, *args: Any) -> int | None: ...
+@overload
+def dequeue(queue: str, job: type | str, /, *args: Any) -> int | None: ...
+def dequeue(first: type | str, /, *rest: Any) -> int | None:
+    """Ruby's ``Resque.dequeue(Archive, 44)``: remove the queued jobs of the class with
+    these arguments (every job of the class without any) and return how many, or None
+    if a ``before_dequeue*`` hook returned False. Payloads carrying our ``id`` and
+    ``enqueued_at`` match too (``Queues.remove_jobs``). In inline mode the hooks run
+    and it returns 0 without Redis: nothing inline mode enqueued is in a queue."""
+    target, args = resolve(first, rest, "dequeue")
     if inline_enabled():
-        return [run_inline(target, args, metadata) for target, args in resolved]
-    return shared_client().enqueue_targets(resolved, metadata)
+        return dequeue_with_hooks(target, args, lambda: 0)
+    return shared_client().dequeue_target(target, args)
+
+
+def info() -> ResqueInfo:
+    """Ruby's ``Resque.info``, from the shared client (see ``Resque.info``)."""
+    return shared_client().info()
+
+
+def remove_worker(worker_id: str) -> Recovery | None:
+    """Ruby's ``Resque.remove_worker``, on the shared client (see ``Resque.remove_worker``)."""
+    return shared_client().remove_worker(worker_id)
 
 
 def delay_seconds(seconds: float | timedelta) -> float:

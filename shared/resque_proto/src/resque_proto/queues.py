@@ -11,7 +11,7 @@ import redis
 from resque_proto.errors import MalformedPayload
 from resque_proto.jobs import ENQUEUED_AT_KEY
 from resque_proto.keys import Keys
-from resque_proto.payload import decode_payload, encode_payload
+from resque_proto.payload import decode_payload, encode_json, validate_args
 from resque_proto.text import text, texts
 
 
@@ -95,18 +95,41 @@ class Queues:
         pipe.delete(self.keys.queue(name), self.keys.paused_queue(name))
         pipe.execute()
 
-    def remove_jobs(self, name: str, class_name: str, args: list[Any] | None = None) -> int:
-        """Resque.dequeue: with ``args``, LREM the exact Ruby encoding; else every job of
-        the class. Returns how many were removed."""
+    def remove_jobs(self, name: str, class_name: str, args: Sequence[Any] | None = None) -> int:
+        """Resque.dequeue (Ruby's ``Job.destroy``): remove from queue ``name`` every job
+        of ``class_name`` and, with ``args``, only those whose arguments are ``args``
+        (compared as Ruby encodes them, so ``1`` is not ``1.0`` nor ``true``). Unlike
+        Ruby's LREM of ``{"class":..,"args":..}``, extra payload keys (our ``id``,
+        ``enqueued_at``, ``attempt``, ...) and JSON spacing do not stop a match.
+        Returns how many were removed.
+
+        Read the queue, then LREM the exact bytes of each matching payload, in one
+        MULTI: LREM compares whole payloads, so a job that does not match is never
+        removed, whatever workers and producers did to the list in between. A job
+        taken by a worker meanwhile is not counted; one pushed meanwhile is removed
+        only if its bytes equal a matching one's. No Lua scan: decoding every payload
+        inside Redis would block it for the length of a long queue."""
         key = self.keys.queue(name)
-        if args is not None:
-            return int(self.redis.lrem(key, 0, encode_payload(class_name, args)))
+        wanted = None if args is None else encode_json(validate_args(list(args)))
+        # A payload that matches is valid UTF-8, so its text encodes back to its bytes.
         matching = {
-            raw
-            for raw in texts(self.redis.lrange(key, 0, -1))
-            if QueuedJob.decode(0, raw).class_name == class_name
+            raw for raw in texts(self.redis.lrange(key, 0, -1)) if _matches(raw, class_name, wanted)
         }
+        if not matching:
+            return 0
         pipe = self.redis.pipeline(transaction=True)
         for raw in matching:
             pipe.lrem(key, 0, raw)
-        return sum(int(n) for n in pipe.execute()) if matching else 0
+        return sum(int(n) for n in pipe.execute())
+
+
+def _matches(raw: str, class_name: str, args_json: str | None) -> bool:
+    """Whether ``raw`` is a job of ``class_name`` with arguments encoding to ``args_json``
+    (any arguments if None)."""
+    try:
+        job = decode_payload(raw)
+    except MalformedPayload:
+        return False
+    return job.class_name == class_name and (
+        args_json is None or encode_json(job.args) == args_json
+    )
