@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from redis_runner.polling import DEADLINE, wait_for
 from resque_proto import Resque
+from resque_proto.queue_patterns import parse_queue_list
+from resque_proto.workers import make_worker_id
 
 
 class WorkerProcess:
@@ -24,7 +28,7 @@ class WorkerProcess:
                 [sys.executable, "-m", "resque_worker", *args], env=env, stderr=log
             )
         self.pid = self.process.pid
-        self.id = f"{socket.gethostname()}:{self.pid}:{self.queues}"
+        self.id = make_worker_id(parse_queue_list(self.queues), self.pid)
 
     def logs(self) -> list[dict[str, Any]]:
         entries = []
@@ -81,3 +85,48 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+class Receiver:
+    """A local HTTP endpoint that keeps every POST and answers ``status``."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append((self.path, dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sentry_events(receiver: Receiver) -> list[dict[str, Any]]:
+    """The events in the envelopes sentry-sdk POSTed (gzip or plain)."""
+    found = []
+    for path, headers, body in receiver.requests:
+        if not path.startswith("/api/1/envelope/"):
+            continue
+        if headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        lines = body.split(b"\n")
+        for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+            if json.loads(header).get("type") == "event":
+                found.append(json.loads(payload))
+    return found

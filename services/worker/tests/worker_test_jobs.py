@@ -6,6 +6,7 @@ test can see what ran, where (pid) and in what order.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -198,3 +199,55 @@ class BackingOff:
     def perform(tag: str) -> None:
         event("ran", tag=tag, at=time.time())
         raise RuntimeError("still broken")
+
+
+class HookError(Exception):
+    """What BadFailureHook's on_failure hook raises."""
+
+
+class BadFailureHook:
+    """Fails, and its first on_failure hook fails too; the second must not run."""
+
+    @staticmethod
+    def perform(tag: str) -> None:
+        raise ValueError(f"job {tag} broke")
+
+    @classmethod
+    def on_failure_a_raises(cls, error: BaseException, *args: Any) -> None:
+        raise HookError("hook broke too")
+
+    @classmethod
+    def on_failure_b_after(cls, error: BaseException, *args: Any) -> None:
+        event("hook", name="on_failure_b_after")
+
+
+class KillSelfBadFailureHook(KillSelf):
+    """Dies (a dirty exit, hooks run in the worker parent); its on_failure hook raises."""
+
+    @classmethod
+    def on_failure_raises(cls, error: BaseException, *args: Any) -> None:
+        raise HookError("parent hook broke")
+
+
+def notify_failure(record: dict[str, Any]) -> None:
+    """A RESQUE_FAILURE_NOTIFIERS notifier: logs the record as an event."""
+    event("notified", record=record)
+    record["error"] = "changed by a notifier"  # must not reach the next notifier
+
+
+def notifier_raises(record: dict[str, Any]) -> None:
+    raise RuntimeError("notifier broke")
+
+
+def notifier_hangs(record: dict[str, Any]) -> None:
+    event("notifier_hangs")
+    time.sleep(600)
+
+
+class RegisterAtExit:
+    """Registers an atexit handler appending an ``at_exit`` event (RUN_AT_EXIT_HOOKS)."""
+
+    @staticmethod
+    def perform(tag: str) -> None:
+        atexit.register(event, "at_exit", tag=tag)
+        event("ran", tag=tag)

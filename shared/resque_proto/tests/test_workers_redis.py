@@ -21,6 +21,14 @@ def test_worker_ids_are_resque_shaped() -> None:
     assert parse_worker_id("odd-id") == ("odd-id", None, [])
 
 
+def test_worker_ids_leave_out_skip_patterns_as_ruby_does() -> None:
+    # Resque 3.0: QUEUES="critical,!low,high*,*,!tmp*,critical" gives the id
+    # "vm:42:critical,high*,*,critical" (order, globs and duplicates kept).
+    patterns = ["critical", "!low", "high*", "*", "!tmp*", "critical"]
+    assert make_worker_id(patterns, 42, "vm") == "vm:42:critical,high*,*,critical"
+    assert make_worker_id(["!low"], 42, "vm") == "vm:42:"
+
+
 def test_register_writes_resque_keys(resque: Resque, redis_client: redis.Redis) -> None:
     resque.workers.register("vm:1:q")
     assert redis_client.smembers("resque:workers") == {b"vm:1:q"}

@@ -2,12 +2,16 @@
 
 The child is forked by the zygote (``zygote.py``). It never talks to Redis for
 bookkeeping: it runs ``after_fork`` hooks and the job, writes one JSON outcome
-to the pipe, and leaves with ``os._exit`` (no atexit handlers, no flushing of
-the zygote's buffers twice).
+to the pipe, and leaves with ``os._exit``, as Resque's child leaves with
+``exit!``: no atexit handlers, no flushing of the zygote's buffers twice. With
+``RUN_AT_EXIT_HOOKS`` it leaves as Resque's ``exit`` does instead: the atexit
+handlers run (those the job registered and those inherited from the worker's
+imports) and stdout/stderr are flushed, after the outcome is reported.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import ctypes.util
@@ -54,6 +58,7 @@ def child_main(
     job: Job,
     title: str,
     term_child: bool,
+    run_at_exit_hooks: bool,
 ) -> NoReturn:
     """Entry point of the forked child; never returns."""
     status = 0
@@ -73,7 +78,19 @@ def child_main(
     except BaseException:
         status = 70  # could not even report: the parent records a DirtyExit
     finally:
-        os._exit(status)
+        leave(status, run_at_exit_hooks)
+
+
+def leave(status: int, run_at_exit_hooks: bool) -> NoReturn:
+    """Ruby's ``exit!``; with ``RUN_AT_EXIT_HOOKS`` its ``exit``: atexit handlers
+    (a failing one is reported on stderr by Python and the rest still run) and
+    flushed stdio first. The exit status stays the job's either way."""
+    if run_at_exit_hooks:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+    os._exit(status)
 
 
 def die_with_parent(parent: int) -> None:

@@ -1,14 +1,15 @@
 """Worker configuration: Resque's environment variables, each also a command-line flag.
 
-A flag wins over its environment variable; every value is checked here, so a bad
-setting stops the worker at start with one line saying which and why.
+A flag wins over its environment variable; every value is read by
+resque_proto.settings (the same words and checks as every part), so a bad setting
+stops the worker at start with one line saying which and why.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,14 +19,28 @@ from resque_proto.keys import DEFAULT_NAMESPACE
 from resque_proto.queue_patterns import parse_queue_list
 from resque_proto.redis_config import RedisConfigError, RedisSettings
 from resque_proto.retry import RetryPolicy, policy_from
-from resque_proto.settings import BooleanSettingError, parse_bool
+from resque_proto.settings import EnvSettings, SettingError
 from resque_proto.status import DEFAULT_TTL
+from resque_proto.version import add_version_flag
 
 NO_RETRY = RetryPolicy()
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingError):
     """A setting that cannot be used; the message names it."""
+
+
+# Settings Ruby deployments set that change nothing here: named in a warning at start
+# rather than ignored silently (docs/worker.md, "Resque's settings and hooks").
+NO_EFFECT = {
+    "MIN_INTERVAL": "idle waits are push-driven; INTERVAL only caps a wait",
+    "MAX_INTERVAL": "idle waits are push-driven; INTERVAL only caps a wait",
+    "BACKOFF_INTERVAL": "idle waits are push-driven; Redis outages back off by themselves",
+    "JOBS_PER_FORK": "a plugin's setting (resque-multi-job-forks): one child per job here, "
+    "or FORK_PER_JOB=false",
+    "MINUTES_PER_FORK": "a plugin's setting (resque-multi-job-forks): one child per job here, "
+    "or FORK_PER_JOB=false",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,12 @@ class Config:
     retry_policy: RetryPolicy = NO_RETRY
     status_ttl: int = DEFAULT_TTL
     redis: RedisSettings | None = None  # None: from redis_url alone
+    run_at_exit_hooks: bool = False  # RUN_AT_EXIT_HOOKS: the child exits running atexit handlers
+    log_level: int = logging.INFO
+    pidfile: str | None = None
+    background: bool = False
+    concurrency: int = 1  # COUNT: worker processes under one supervisor (pool.py)
+    no_effect: tuple[str, ...] = ()  # names of NO_EFFECT settings found in the environment
 
     @property
     def burst(self) -> bool:
@@ -89,6 +110,8 @@ OPTIONS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
      "times a job is recovered from dead workers before it becomes a failure"),
     ("--log-format", ("RESQUE_LOG_FORMAT",), None,
      "json or text (default: json unless stderr is a terminal)"),
+    ("--log-level", ("RESQUE_LOG_LEVEL",), None,
+     "debug, info, warning or error (default: info; debug with Resque's VVERBOSE)"),
     ("--health-file", ("RESQUE_HEALTH_FILE",), None,
      "file touched at every heartbeat and idle loop, for --health-check"),
     ("--retry-limit", ("RESQUE_RETRY_LIMIT",), "0",
@@ -98,6 +121,14 @@ OPTIONS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
      "fixed, exponential (delay doubling, jittered) or comma-separated delays"),
     ("--status-ttl", ("RESQUE_STATUS_TTL",), str(DEFAULT_TTL),
      "seconds a job's status is kept after its last change; 0: none"),
+    ("--concurrency", ("COUNT",), "1",
+     "worker processes run under one supervisor that forwards signals (Resque's COUNT)"),
+    ("--pidfile", ("PIDFILE",), None,
+     "file to write the pid to (the supervisor's with COUNT > 1); removed at exit"),
+    ("--background", ("BACKGROUND",), "",
+     "detach as Resque's Process.daemon(true): new session, stdin/stdout/stderr to /dev/null"),
+    ("--run-at-exit-hooks", ("RUN_AT_EXIT_HOOKS",), "",
+     "job children run Python's atexit handlers before they exit (default: not, as Resque)"),
 )  # fmt: skip
 
 
@@ -119,102 +150,101 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--health-check",
         action="store_true",
-        help="exit 0 iff RESQUE_HEALTH_FILE was touched within 3 heartbeat intervals",
+        help="exit 0 iff RESQUE_HEALTH_FILE was touched within 3 heartbeat intervals "
+        "(with COUNT > 1: every worker's file, RESQUE_HEALTH_FILE.<n>)",
     )
+    add_version_flag(parser)
     return parser
 
 
-def _raw_settings(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, str | None]:
-    values: dict[str, str | None] = {}
+def _effective_env(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with each option's value under its first name: the flag if given, else
+    the first non-empty variable, else the default (an empty variable counts as unset)."""
+    effective = dict(env)
     for flag, names, default, _ in OPTIONS:
-        key = flag[2:].replace("-", "_")
-        given = getattr(args, key)
+        given = getattr(args, flag[2:].replace("-", "_"))
         from_env = next((env[n] for n in names if env.get(n)), None)
-        values[key] = given if given is not None else (from_env or default)
-    return values
-
-
-def _number(name: str, value: str | None, minimum: float = 0.0) -> float:
-    try:
-        number = float(value or "")
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
-    if number < minimum or number != number:
-        raise ConfigError(f"{name} must be at least {minimum:g}, got {value!r}")
-    return number
-
-
-def _flag(name: str, value: str | None) -> bool:
-    """resque_proto.settings' words (as every part); anything else is an error."""
-    try:
-        return parse_bool(name, value or "")
-    except BooleanSettingError as error:
-        raise ConfigError(str(error)) from None
+        value = given if given is not None else (from_env or default)
+        if value is None:
+            effective.pop(names[0], None)
+        else:
+            effective[names[0]] = value
+    return effective
 
 
 def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Parse flags and environment into a Config; raises ConfigError with one line."""
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
-    raw = _raw_settings(args, env)
-    queues = tuple(parse_queue_list(raw["queues"] or ""))
+    try:
+        return _config(args, env)
+    except SettingError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _config(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
+    settings = EnvSettings(_effective_env(args, env))
+    queues = tuple(parse_queue_list(settings.text("QUEUES", "") or ""))
     if not queues and not args.health_check:
         raise ConfigError("no queues: set QUEUES (or QUEUE, or --queues), e.g. QUEUES=high,low")
-    log_format = (raw["log_format"] or ("text" if sys.stderr.isatty() else "json")).lower()
-    if log_format not in {"json", "text"}:
-        raise ConfigError(f"RESQUE_LOG_FORMAT must be json or text, got {log_format!r}")
-    redeliveries = _number("RESQUE_MAX_REDELIVERIES", raw["max_redeliveries"])
-    if redeliveries != int(redeliveries):
-        raise ConfigError(f"RESQUE_MAX_REDELIVERIES must be a whole number, got {redeliveries}")
     try:
         redis = RedisSettings.from_env(env, url=args.redis_url)
     except RedisConfigError as error:
         raise ConfigError(str(error)) from None
+    logs = settings.logs()
     return Config(
         redis_url=redis.url,
         redis=redis,
-        namespace=raw["namespace"] or DEFAULT_NAMESPACE,
+        namespace=settings.text("RESQUE_NAMESPACE", DEFAULT_NAMESPACE) or DEFAULT_NAMESPACE,
         queues=queues,
-        job_modules=tuple(parse_queue_list(raw["jobs"] or "")),
-        interval=0.0 if args.burst else _number("INTERVAL", raw["interval"]),
-        fork_per_job=_flag("FORK_PER_JOB", raw["fork_per_job"]),
-        term_child=_flag("TERM_CHILD", raw["term_child"]),
-        term_timeout=_number("RESQUE_TERM_TIMEOUT", raw["term_timeout"]),
-        pre_shutdown_timeout=_number("RESQUE_PRE_SHUTDOWN_TIMEOUT", raw["pre_shutdown_timeout"]),
-        graceful_term=_flag("GRACEFUL_TERM", raw["graceful_term"]),
-        procline_prefix=raw["procline_prefix"] or "",
-        job_timeout=_number("RESQUE_JOB_TIMEOUT", raw["job_timeout"]),
-        heartbeat_interval=_number("RESQUE_HEARTBEAT_INTERVAL", raw["heartbeat_interval"], 0.1),
-        prune_after=_number("RESQUE_PRUNE_AFTER", raw["prune_after"], 1.0),
-        prune_interval=_number("RESQUE_PRUNE_INTERVAL", raw["prune_interval"], 0.5),
-        max_redeliveries=int(redeliveries),
-        log_format=log_format,
-        health_file=raw["health_file"] or None,
+        job_modules=settings.items("RESQUE_JOBS"),
+        interval=0.0 if args.burst else settings.number("INTERVAL", 5.0, 0.0),
+        fork_per_job=settings.boolean("FORK_PER_JOB", True),
+        term_child=settings.boolean("TERM_CHILD", False),
+        term_timeout=settings.number("RESQUE_TERM_TIMEOUT", 4.0, 0.0),
+        pre_shutdown_timeout=settings.number("RESQUE_PRE_SHUTDOWN_TIMEOUT", 0.0, 0.0),
+        graceful_term=settings.boolean("GRACEFUL_TERM", False),
+        procline_prefix=settings.env.get("RESQUE_PROCLINE_PREFIX", ""),
+        job_timeout=settings.number("RESQUE_JOB_TIMEOUT", 0.0, 0.0),
+        heartbeat_interval=settings.number("RESQUE_HEARTBEAT_INTERVAL", 5.0, 0.1),
+        prune_after=settings.number("RESQUE_PRUNE_AFTER", 30.0, 1.0),
+        prune_interval=settings.number("RESQUE_PRUNE_INTERVAL", 10.0, 0.5),
+        max_redeliveries=settings.integer("RESQUE_MAX_REDELIVERIES", 3, 0),
+        log_format=logs.format,
+        log_level=logs.level,
+        health_file=settings.text("RESQUE_HEALTH_FILE"),
         health_check=bool(args.health_check),
-        retry_policy=_retry_policy(raw),
-        status_ttl=int(_whole("RESQUE_STATUS_TTL", raw["status_ttl"])),
+        retry_policy=_retry_policy(settings),
+        status_ttl=settings.integer("RESQUE_STATUS_TTL", DEFAULT_TTL, 0),
+        run_at_exit_hooks=settings.boolean("RUN_AT_EXIT_HOOKS", False),
+        pidfile=settings.text("PIDFILE"),
+        background=settings.boolean("BACKGROUND", False),
+        concurrency=settings.integer("COUNT", 1, 1),
+        no_effect=tuple(name for name in NO_EFFECT if env.get(name, "").strip()),
     )
 
 
-def _whole(name: str, value: str | None) -> float:
-    number = _number(name, value)
-    if number != int(number):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
-    return number
-
-
-def _retry_policy(raw: Mapping[str, str | None]) -> RetryPolicy:
+def _retry_policy(settings: EnvSettings) -> RetryPolicy:
     """The default policy, for job classes that declare none."""
-    backoff_text = (raw["retry_backoff"] or "fixed").strip()
+    backoff_text = settings.text("RESQUE_RETRY_BACKOFF", "fixed") or "fixed"
     backoff: str | list[float] = backoff_text
     if backoff_text not in ("fixed", "exponential"):
-        backoff = [_number("RESQUE_RETRY_BACKOFF", part) for part in backoff_text.split(",")]
-    settings = {
-        "limit": int(_whole("RESQUE_RETRY_LIMIT", raw["retry_limit"])),
-        "delay": _number("RESQUE_RETRY_DELAY", raw["retry_delay"]),
+        backoff = _delays(backoff_text)
+    policy = {
+        "limit": settings.integer("RESQUE_RETRY_LIMIT", 0, 0),
+        "delay": settings.number("RESQUE_RETRY_DELAY", 0.0, 0.0),
         "backoff": backoff,
     }
     try:
-        return policy_from(settings)
+        return policy_from(policy)
     except ValidationError as error:
         raise ConfigError(f"RESQUE_RETRY_{error.field.upper()} {error.message}") from None
+
+
+def _delays(text: str) -> list[float]:
+    """``5,60,600``: each item a number of seconds; an empty item is an error."""
+    name = "RESQUE_RETRY_BACKOFF"
+    items = [item.strip() for item in text.split(",")]
+    if "" in items:
+        raise ConfigError(f"{name}={text!r} has an empty delay")
+    return [EnvSettings({name: item}).number(name, 0.0, 0.0) for item in items]

@@ -5,7 +5,10 @@ the interpreter takes the worker with it, and RESQUE_JOB_TIMEOUT cannot be
 enforced. One heartbeat thread keeps the worker alive in Redis's eyes during
 long jobs (there is no fork here, so a thread is safe). With ``TERM_CHILD``, TERM
 and INT raise ``TermException`` inside the running job, as in Resque; otherwise
-the job finishes first.
+the job finishes first. There is no child, so ``before_fork``/``after_fork`` do
+not run, the signal hooks (``shutdown``, pause) run once the job has finished,
+and ``RUN_AT_EXIT_HOOKS`` changes nothing: ``atexit`` handlers run when the
+worker process exits, as Ruby's do without fork.
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ before the first fork: a payload can never make the worker import anything.
 Each module contributes every class it defines that has a ``perform``, under its
 own name (``Archive``) and its dotted path (``resque_worker.examples.Archive``),
 plus the Ruby names it maps in ``RESQUE_CLASS_NAMES`` (``{"Billing::Invoice":
-Invoice}``). Worker hooks are module-level functions ``before_first_fork()``,
-``before_fork(job)`` and ``after_fork(job)``.
+Invoice}``). Worker hooks are module-level functions named as Resque's
+(``before_first_fork()``, ``before_fork(job)``, ``after_fork(job)``,
+``before_pause(worker)``, ``after_pause(worker)``, ``queue_empty()``,
+``shutdown()``, ``worker_exit()``); each name may come from several modules and
+runs in ``RESQUE_JOBS`` order. Where and when each runs: docs/worker.md.
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ from typing import Any
 from resque_worker.errors import UnknownJobClass
 
 RUBY_NAMES_ATTRIBUTE = "RESQUE_CLASS_NAMES"
-WORKER_HOOKS = ("before_first_fork", "before_fork", "after_fork")
+WORKER_HOOKS = (
+    "before_first_fork",
+    "before_fork",
+    "after_fork",
+    "before_pause",
+    "after_pause",
+    "queue_empty",
+    "shutdown",
+    "worker_exit",
+)
 
 
 class JobModuleError(ImportError):

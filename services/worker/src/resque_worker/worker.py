@@ -31,8 +31,9 @@ from resque_proto.backoff import Backoff
 from resque_proto.delayed_payload import due_timestamp
 from resque_proto.errors import MalformedPayload, ValidationError
 from resque_proto.health import HealthFile
-from resque_proto.jobs import RetryLater, StatusWrite
+from resque_proto.jobs import JOB_ID_KEY, RetryLater, StatusWrite
 from resque_proto.payload import Job, decode_json, decode_payload
+from resque_proto.prune import RedisUptime, prune_dead_workers
 from resque_proto.queue_patterns import is_dynamic, resolve_queues
 from resque_proto.records import failure_record, payload_for_record
 from resque_proto.recovery import recover_worker
@@ -41,11 +42,13 @@ from resque_proto.status import FAILED, SCHEDULED, SUCCEEDED
 from resque_proto.workers import make_worker_id
 from resque_worker.config import Config
 from resque_worker.errors import DirtyExit, UnknownJobClass
+from resque_worker.failure_notifiers import FailureNotifiers
 from resque_worker.outcome import Outcome
 from resque_worker.proctitle import ProcTitle
 from resque_worker.registry import JobRegistry
 from resque_worker.signals import SignalFlags
-from resque_worker.supervisor import ChildWatch, judge
+from resque_worker.supervisor import judge
+from resque_worker.worker_hooks import HookedChildWatch, WorkerHooks
 from resque_worker.zygote_client import ForkFailed, ZygoteClient
 
 log = logging.getLogger("resque_worker")
@@ -66,6 +69,23 @@ class Settlement:
     attempts: int = 0  # of writing this settlement (not of running the job)
     status: StatusWrite | None = None
     retry: RetryLater | None = None
+
+
+def job_fields(job: Job | None) -> dict[str, Any]:
+    """``class`` and ``job_id`` for a job's log lines, where known (a payload that is not
+    a job has neither; one from a Ruby producer has no id)."""
+    if job is None:
+        return {}
+    job_id = job.extras.get(JOB_ID_KEY)
+    return {"class": job.class_name, **({"job_id": job_id} if job_id is not None else {})}
+
+
+def payload_fields(payload: str) -> dict[str, Any]:
+    """``job_fields`` of a raw payload (decoded again: for rare lines only)."""
+    try:
+        return job_fields(decode_payload(payload))
+    except MalformedPayload:
+        return {}
 
 
 class WorkerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -109,6 +129,9 @@ class Worker:
         self.pause_cache: tuple[float, bool] = (float("-inf"), False)
         self.was_paused = False
         self.log = WorkerLog(log, {"worker": self.id})
+        self.worker_hooks = WorkerHooks(registry, self.flags, self.log)
+        self.notifiers = FailureNotifiers.from_env()
+        self.redis_uptime = RedisUptime(self.log)
 
     # -- the loop --------------------------------------------------------
     def run(self) -> int:
@@ -121,9 +144,12 @@ class Worker:
             # A bug, not bad data: leave the in-flight job to the pruner, which counts
             # redeliveries, so a job that crashes workers cannot loop forever.
             self.log.critical("worker crashed", exc_info=True)
-            return 1
-        self.shut_down()
-        return 0
+            status = 1
+        else:
+            self.shut_down()
+            status = 0
+        self.worker_hooks.run("worker_exit")
+        return status
 
     def loop(self) -> None:
         while not self.flags.shutdown:
@@ -136,12 +162,14 @@ class Worker:
 
     def step(self) -> bool:
         """One turn of the loop; False when a burst worker has nothing left to do."""
+        self.worker_hooks.after_signals(self)
         self.settle()
         self.housekeeping()
         self.flags.take_stop_job()  # USR1 while idle stops nothing (as in Resque)
         if self.flags.shutdown:  # TERM/QUIT arrived during housekeeping: take nothing new
             return True
         if self.paused():
+            self.worker_hooks.no_job()  # as Resque: pausing after a job counts too
             if self.config.burst:
                 return False
             self.title.paused()
@@ -151,6 +179,7 @@ class Worker:
         queues = self.queues()
         reserved = self.resque.jobs.reserve(self.id, queues)
         if reserved is None:
+            self.worker_hooks.no_job()
             if self.config.burst:
                 return False
             self.idle(queues)
@@ -169,6 +198,7 @@ class Worker:
     # -- one job ---------------------------------------------------------
     def process(self, reserved: Reserved) -> None:
         started = time.monotonic()
+        self.worker_hooks.job_started()
         job: Job | None = None
         job_class: type | None = None
         try:
@@ -191,7 +221,7 @@ class Worker:
         job: Job | None = None,
         job_class: type | None = None,
     ) -> Settlement:
-        fields = {"queue": reserved.queue, "duration": round(duration, 6)}
+        fields = {"queue": reserved.queue, "duration": round(duration, 6), **job_fields(job)}
         if outcome is None:
             self.log.info("job interrupted by shutdown, requeued", extra=fields)
             return Settlement(reserved, duration, requeue=True)
@@ -210,7 +240,7 @@ class Worker:
         record = failure_record(
             payload=payload_for_record(reserved.payload),
             exception=outcome.exception,
-            error=outcome.error,
+            error=outcome.record_error(reserved.queue, job),
             backtrace=outcome.backtrace,
             worker=self.id,
             queue=reserved.queue,
@@ -242,7 +272,7 @@ class Worker:
         self.log.warning(
             "job failed; retrying",
             extra={
-                "queue": reserved.queue, "exception": outcome.exception,
+                "queue": reserved.queue, **job_fields(job), "exception": outcome.exception,
                 "error": outcome.error[:500], "attempt": attempt, "retry_in": round(delay, 3),
             },
         )  # fmt: skip
@@ -271,27 +301,33 @@ class Worker:
         except Exception as error:
             return Outcome.from_exception(error)
         try:
-            pid = self.zygote.start(reserved.payload, title, self.config.term_child)
+            pid = self.zygote.start(
+                reserved.payload, title, self.config.term_child, self.config.run_at_exit_hooks
+            )
         except ForkFailed as error:  # out of memory or processes: the job never ran
-            self.log.error("cannot fork; putting the job back", extra={"error": str(error)})
+            self.log.error(
+                "cannot fork; putting the job back", extra={**job_fields(job), "error": str(error)}
+            )
             self.flags.sleep(self.backoff.next_delay())
             return None
         self.title.forked(pid, int(time.time()))
-        watch = ChildWatch(
-            pid, self.zygote, self.flags, self.config, self.heartbeat_quietly, self.next_heartbeat
-        )
+        watch = HookedChildWatch(
+            pid, self.zygote, self.flags, self.config, self.heartbeat_quietly, self.next_heartbeat,
+            hooks=self.worker_hooks, worker=self,
+        )  # fmt: skip
         result = watch.wait()
         outcome = judge(result, self.config)
         if outcome is not None and not outcome.ok and outcome is not result.reported:
-            self.run_failure_hooks(job_class, job, outcome)
+            outcome = self.run_failure_hooks(job_class, job, outcome)
         return outcome
 
-    def run_failure_hooks(self, job_class: type, job: Job, outcome: Outcome) -> None:
-        """Resque runs ``on_failure*`` hooks in the parent for failures only it can see."""
-        try:
-            hooks.run_failure_hooks(job_class, DirtyExit(outcome.error), job.args)
-        except Exception:
-            self.log.exception("an on_failure hook raised", extra={"class": job.class_name})
+    def run_failure_hooks(self, job_class: type, job: Job, outcome: Outcome) -> Outcome:
+        """Resque runs ``on_failure*`` hooks in the parent for failures only it can see;
+        a hook's error is recorded beside the original (``Outcome.record_error``)."""
+        error = DirtyExit(outcome.error)
+        hooks.run_failure_hooks(job_class, error, job.args)
+        hook_error = hooks.failure_hook_error(error)
+        return outcome if hook_error is None else outcome.with_hook_error(hook_error)
 
     def settle(self) -> None:
         """Write the pending ack/nack; raises a RedisError (kept for a retry) if Redis is away."""
@@ -311,10 +347,12 @@ class Worker:
                 retry=pending.retry,
             )
         self.pending = None
+        if done and pending.failure:
+            self.notifiers.notify(pending.failure)
         if not done and pending.attempts == 1:
             self.log.warning(
                 "job was no longer held by this worker (recovered by a pruner?)",
-                extra={"queue": pending.reserved.queue},
+                extra={"queue": pending.reserved.queue, **payload_fields(pending.reserved.payload)},
             )
 
     # -- timers: registration, heartbeat, pruning ------------------------
@@ -369,7 +407,8 @@ class Worker:
 
     def prune(self) -> None:
         self.next_prune_at = time.monotonic() + self.config.prune_interval
-        for recovery in self.resque.prune_dead_workers(self.id, self.policy):
+        resque, uptime = self.resque, self.redis_uptime
+        for recovery in prune_dead_workers(resque.redis, resque.keys, self.id, self.policy, uptime):
             self.log.warning(
                 "recovered jobs of a dead worker",
                 extra={
@@ -435,6 +474,7 @@ class Worker:
         wait a full ``prune_after`` before judging anyone dead, or live workers' jobs
         would be recovered (and run twice) while they are still running."""
         self.next_prune_at = max(self.next_prune_at, time.monotonic() + self.config.prune_after)
+        self.redis_uptime.outage()
 
     def requeue_orphans(self) -> None:
         """Jobs reserved by a call whose reply was lost in an outage: never run, put back."""
@@ -445,6 +485,7 @@ class Worker:
 
     # -- stopping --------------------------------------------------------
     def shut_down(self) -> None:
+        self.worker_hooks.after_signals(self)  # a signal that ended an idle wait
         self.title.set("Shutting down")
         if self.zygote is not None:
             self.zygote.close()

@@ -78,6 +78,7 @@ def serve_one(stream: MessageStream, registry: JobRegistry, request: dict[str, o
                     job,
                     title=str(request.get("title", "")),
                     term_child=bool(request.get("term_child")),
+                    run_at_exit_hooks=bool(request.get("run_at_exit_hooks")),
                 )
     except OSError as error:  # out of memory or processes: the job never ran
         os.close(read_fd)

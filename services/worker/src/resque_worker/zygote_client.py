@@ -71,9 +71,14 @@ class ZygoteClient:
     def fileno(self) -> int:
         return self.stream.fileno()
 
-    def start(self, payload: str, title: str, term_child: bool) -> int:
+    def start(self, payload: str, title: str, term_child: bool, run_at_exit_hooks: bool) -> int:
         """Have the zygote fork a child for the job; its pid. Replaces a dead zygote once."""
-        request = {"payload": payload, "title": title, "term_child": term_child}
+        request = {
+            "payload": payload,
+            "title": title,
+            "term_child": term_child,
+            "run_at_exit_hooks": run_at_exit_hooks,
+        }
         why = ""
         for _ in range(2):
             try:

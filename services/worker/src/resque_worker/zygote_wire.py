@@ -1,7 +1,7 @@
 """The worker ↔ fork server (zygote) wire: one JSON object per line on a Unix stream socket.
 
 parent → zygote: ``{"payload": <raw job payload>, "title": <child's process title>,
-"term_child": bool}``.
+"term_child": bool, "run_at_exit_hooks": bool}``.
 zygote → parent: ``{"pid": N}`` once the child runs (or ``{"error": "..."}`` when it
 could not be started), then ``{"pid": N, "status": <waitpid status>, "report":
 <the child's outcome JSON>}`` once the zygote has reaped it. JSON's ``\\u`` escapes

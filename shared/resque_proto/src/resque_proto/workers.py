@@ -1,6 +1,7 @@
 """Worker registry: register, heartbeat, unregister, list, as Resque 3.0 keeps it.
 
-A worker id is ``<hostname>:<pid>:<queue patterns joined by ,>``. Besides
+A worker id is ``<hostname>:<pid>:<queue patterns joined by ,>``, leaving out
+``!skip`` entries as Resque 3.0's ``Worker#to_s`` does. Besides
 Resque's heartbeat hash (ISO-8601 in the worker's local offset, read by Ruby's
 pruner) our workers keep the Redis-clock epoch in ``pyresque:heartbeat``, which
 also marks them as ours: they own an in-flight list that must be recovered.
@@ -19,11 +20,15 @@ import redis
 from resque_proto import timefmt
 from resque_proto.keys import Keys
 from resque_proto.payload import decode_json
+from resque_proto.queue_patterns import split_patterns
 from resque_proto.text import text, texts
 
 
 def make_worker_id(patterns: Sequence[str], pid: int, hostname: str | None = None) -> str:
-    return f"{hostname or socket.gethostname()}:{pid}:{','.join(patterns)}"
+    """Resque 3.0's ``Worker#to_s``: the queue patterns as given (order, globs and
+    duplicates kept) without the ``!skip`` entries."""
+    wanted, _ = split_patterns(patterns)
+    return f"{hostname or socket.gethostname()}:{pid}:{','.join(wanted)}"
 
 
 def parse_worker_id(worker_id: str) -> tuple[str, int | None, list[str]]:
