@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from resque_enqueuer.config import Config
+from resque_proto.settings import SettingError
 
 JOB = {"queue": "file_serve", "class": "Archive", "args": [44]}
 
@@ -52,9 +53,11 @@ def test_tokens_come_from_the_environment_and_a_file(tmp_path: Path) -> None:
     token_file = tmp_path / "tokens"
     token_file.write_text("# rotated 2026-11\nfrom-file\n\n  spaced  \n")
 
-    config = Config.from_env({"ENQUEUER_TOKENS": "a, b,,", "ENQUEUER_TOKENS_FILE": str(token_file)})
-
-    assert config.tokens == ("a", "b", "from-file", "spaced")
+    assert Config.from_env({"ENQUEUER_TOKENS": "a, b,,"}).tokens == ("a", "b")
+    from_file = Config.from_env({"ENQUEUER_TOKENS_FILE": str(token_file)})
+    assert from_file.tokens == ("from-file", "spaced")
+    with pytest.raises(SettingError, match="ENQUEUER_TOKENS and ENQUEUER_TOKENS_FILE are both"):
+        Config.from_env({"ENQUEUER_TOKENS": "a", "ENQUEUER_TOKENS_FILE": str(token_file)})
 
 
 def test_allow_lists_refuse_other_queues_and_classes_with_403(

@@ -26,7 +26,7 @@ from resque_enqueuer.validation import (
     parse_batch,
     parse_job,
 )
-from resque_enqueuer.writes import Writes, write_all
+from resque_enqueuer.writes import Writes
 from resque_proto.delayed_payload import encode_delayed_payload
 from resque_proto.jobs import JOB_ID_KEY, StatusWrite, new_job_metadata
 from resque_proto.payload import Job, encode_checked_payload
@@ -85,20 +85,19 @@ def check_allowed(specs: list[JobSpec], prefix_items: bool = False) -> None:
 def write(
     specs: list[JobSpec], key: str | None, endpoint: str, document: Any, single: bool
 ) -> Response:
-    resque = services().resque
-    writes, stored = encode_all(specs, single, resque.status_ttl)
+    found = services()
+    writes, stored = encode_all(specs, single, found.resque.status_ttl)
     answer = stored[0] if single else {"jobs": stored}
-    if key is None:
-        write_all(resque.redis, resque.keys, writes, resque.status_ttl, services().replica_wait)
+    request_print = "" if key is None else idempotency.fingerprint(endpoint, document)
+    once = None
+    if key is not None:
+        ttl = found.config.idempotency_ttl
+        once = idempotency.once(found.resque.keys, g.principal, key, request_print, answer, ttl)
+    previous = found.push.push(writes, once)
+    if previous is None:
         metrics.jobs_written(len(writes), len(writes.delayed))
         return accepted(answer, replayed=False)
-    record = idempotency.record_name(resque.keys, g.principal, key)
-    replay = services().idempotent.push_once(
-        record, idempotency.fingerprint(endpoint, document), writes, answer
-    )
-    if replay is None:
-        metrics.jobs_written(len(writes), len(writes.delayed))
-        return accepted(answer, replayed=False)
+    replay = idempotency.replay(previous, request_print)
     return accepted(replay.body, replayed=True, status=replay.status)
 
 

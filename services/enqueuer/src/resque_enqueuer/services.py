@@ -13,8 +13,8 @@ import redis
 from flask import current_app
 
 from resque_enqueuer.config import Config
-from resque_enqueuer.idempotency import IdempotentPush
 from resque_enqueuer.replication import ReplicaWait
+from resque_enqueuer.writes import JobPush
 from resque_proto import Resque, connect
 
 EXTENSION = "resque_enqueuer"
@@ -24,7 +24,7 @@ EXTENSION = "resque_enqueuer"
 class Services:
     config: Config
     resque: Resque
-    idempotent: IdempotentPush
+    push: JobPush
     ready_client: redis.Redis
     replica_wait: ReplicaWait | None = None  # ENQUEUER_MIN_REPLICAS > 0
 
@@ -50,9 +50,7 @@ class Services:
         return cls(
             config=config,
             resque=resque,
-            idempotent=IdempotentPush(
-                client, resque.keys, config.idempotency_ttl, config.status_ttl, wait
-            ),
+            push=JobPush(client, resque.keys, config.status_ttl, wait),
             ready_client=ready_client,
             replica_wait=wait,
         )

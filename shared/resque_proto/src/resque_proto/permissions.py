@@ -151,9 +151,8 @@ NEEDS: dict[str, dict[str, str]] = {
     "enqueuer": {
         **CONNECTION,
         **SCRIPTS,
-        **TRANSACTIONS,
-        **_need("enqueuing", "SADD RPUSH ZADD SET TYPE GET"),
-        **_need("job statuses (one EVAL per request)", "EVAL"),
+        **_need("enqueuing (one script call per request)", "SADD RPUSH ZADD SET TYPE GET"),
+        **_need("the start-up check (writes probed inside MULTI, then DISCARD)", "MULTI DISCARD"),
     },
 }
 # The dashboard's pages only read (all in Redis's @read category); the rest has a
