@@ -10,6 +10,9 @@ to the demoted node (under Sentinel the next connection asks the sentinels for
 the new primary; with a direct URL, e.g. a managed service's endpoint, it
 resolves the name again).
 
+They also keep redis-py's own command packer when hiredis is installed (hiredis
+still parses the replies), see :class:`ExactBytesPacking`.
+
 Imported by ``resque_proto.connection.connect`` only (it loads redis-py).
 """
 
@@ -63,19 +66,35 @@ class DemotionAware:
             pool.disconnect(inuse_connections=False)
 
 
-class Connection(DemotionAware, rc.Connection):
+class ExactBytesPacking:
+    """Mixin: pack commands with redis-py's packer, never hiredis's.
+
+    hiredis's packer encodes ``str`` arguments as strict UTF-8 and ignores
+    ``encoding_errors``, so a payload that is not UTF-8 (read as ``str`` with
+    surrogate escapes, e.g. a Ruby job's raw bytes) could not be written back
+    byte for byte. Replies are still parsed by hiredis, where the time goes.
+    """
+
+    _buffer_cutoff: int
+    encoder: Any
+
+    def _construct_command_packer(self, packer: Any) -> Any:
+        return packer or rc.PythonRespSerializer(self._buffer_cutoff, self.encoder.encode)
+
+
+class Connection(DemotionAware, ExactBytesPacking, rc.Connection):
     pass
 
 
-class SSLConnection(DemotionAware, rc.SSLConnection):
+class SSLConnection(DemotionAware, ExactBytesPacking, rc.SSLConnection):
     pass
 
 
-class UnixConnection(DemotionAware, rc.UnixDomainSocketConnection):
+class UnixConnection(DemotionAware, ExactBytesPacking, rc.UnixDomainSocketConnection):
     pass
 
 
-class SentinelConnection(DemotionAware, rs.SentinelManagedConnection):
+class SentinelConnection(DemotionAware, ExactBytesPacking, rs.SentinelManagedConnection):
     def _read(self, *args: Any, **kwargs: Any) -> Any:
         # Past SentinelManagedConnection.read_response, which would turn READONLY
         # into a plain ConnectionError after dropping this connection only.
