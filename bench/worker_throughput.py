@@ -179,6 +179,18 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def running_children(zygote: int) -> list[int]:
+    """The zygote's children running a job (not the spare waiting for the next one)."""
+    found = []
+    for pid in children(zygote):
+        try:
+            if b"Processing" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except FileNotFoundError:
+            pass
+    return found
+
+
 def memory(url: str) -> tuple[float, float, float, float]:
     """(parent, zygote, child RSS MB, child private MB) with one job running."""
     resque = Resque(connect(url))
@@ -187,8 +199,8 @@ def memory(url: str) -> tuple[float, float, float, float]:
     try:
         [zygote] = children(process.pid)
         resque.enqueue(QUEUE, "Hold", 3, metadata=False)
-        wait_until(lambda: bool(children(zygote)))
-        [child] = children(zygote)
+        wait_until(lambda: bool(running_children(zygote)))
+        [child] = running_children(zygote)
         time.sleep(0.3)
         rss = [kib(f"/proc/{pid}/status", "VmRSS") for pid in (process.pid, zygote, child)]
         rollup = f"/proc/{child}/smaps_rollup"
@@ -248,24 +260,42 @@ def main() -> None:
               f"{rows[5][1] / rows[4][1]:.0%} of the throughput of the same jobs without "
               "status (target >= 95%)")  # fmt: skip
         print(
-            f"fork per job / zygote-size floor: {ours_fork / floors['zygote']:.0%} "
-            "(target >= 80%: the zygote is the process that forks)"
-        )
-        print(
             f"fork per job / parent-size floor: {ours_fork / floors['parent']:.0%} "
             "(the old comparison)"
         )
-        print(f"fork per job / RQ Worker:  {ours_fork / rq_fork:.1f}x (target >= 4x)")
-        print(f"fork per job, 1 worker:    {ours_fork:.0f} jobs/s (target >= 510: 1.5x Ruby "
-              "Resque's ~340, DESIGN.md section 8)")  # fmt: skip
-        print(f"in-process, 1 worker:      {ours_inproc:.0f} jobs/s (target >= 3000)")
+        latency = {fork: pickup_latency(url, fork) for fork in (True, False)}
         for label, fork in (("fork per job", True), ("in-process", False)):
-            p50, p99 = pickup_latency(url, fork)
-            print(f"pickup latency, {label}: p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
-                  " (target p50 < 5 ms)")  # fmt: skip
+            p50, p99 = latency[fork]
+            print(f"pickup latency, {label}: p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
         parent, zygote, child, private = memory(url)
         print(f"memory: parent RSS {parent:.1f} MB; zygote RSS {zygote:.1f} MB; a running "
               f"child RSS {child:.1f} MB, of which private {private:.1f} MB")  # fmt: skip
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        print_targets([
+            ("fork per job, 1 worker / zygote-size fork floor", ours_fork / floors["zygote"],
+             0.80, ">=", "{:.0%}"),
+            ("fork per job, 1 worker / RQ Worker (fork)", ours_fork / rq_fork, 6.0, ">=",
+             "{:.1f}x"),
+            ("fork per job, 2 workers / 1 worker", rows[0][2] / ours_fork, 1.6, ">=", "{:.2f}x"),
+            ("pickup p50, fork per job (ms)", latency[True][0] * 1000, 1.5, "<", "{:.2f}"),
+            ("pickup p50, in-process (ms)", latency[False][0] * 1000, 0.5, "<", "{:.2f}"),
+            ("in-process, 1 worker (jobs/s)", ours_inproc, 10_000, ">=", "{:.0f}"),
+            ("parent RSS (MB)", parent, 25.0, "<=", "{:.1f}"),
+            ("a running child's private memory (MB)", private, 2.0, "<=", "{:.1f}"),
+        ])  # fmt: skip
+
+
+Target = tuple[str, float, float, str, str]  # label, value, goal, comparison, value format
+
+
+def print_targets(targets: list[Target]) -> None:
+    """One line per issue #12 target: the figure, the goal and met / NOT MET."""
+    compare = {">=": float.__ge__, "<": float.__lt__, "<=": float.__le__}
+    print("targets (issue #12):")
+    for label, value, goal, comparison, form in targets:
+        met = compare[comparison](float(value), float(goal))
+        print(f"  {label:<50} {form.format(value):>8}  (target {comparison} "
+              f"{form.format(goal)}) {'met' if met else 'NOT MET'}")  # fmt: skip
 
 
 if __name__ == "__main__":

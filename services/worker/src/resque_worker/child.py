@@ -1,8 +1,10 @@
 """What runs inside the forked child: the job with its hooks, then a report.
 
-The child is forked by the zygote (``zygote.py``). It never talks to Redis for
-bookkeeping: it runs ``after_fork`` hooks and the job, writes one JSON outcome
-to the pipe, and leaves with ``os._exit``, as Resque's child leaves with
+The child is forked by the zygote (``zygote.py``) before its job is known: it
+sets itself up (process group, signal handlers, death with the zygote), then
+waits on its socket for the job (the worker's request, ``zygote_wire``). It never
+talks to Redis for bookkeeping: it runs ``after_fork`` hooks and the job, writes
+one JSON outcome to the socket, and leaves with ``os._exit``, as Resque's child leaves with
 ``exit!``: no atexit handlers, no flushing of the zygote's buffers twice. With
 ``RUN_AT_EXIT_HOOKS`` it leaves as Resque's ``exit`` does instead: the atexit
 handlers run (those the job registered and those inherited from the worker's
@@ -15,6 +17,7 @@ import atexit
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import signal
 import sys
@@ -24,7 +27,7 @@ from typing import NoReturn
 import setproctitle
 
 from resque_proto import job_hooks as hooks
-from resque_proto.payload import Job
+from resque_proto.payload import Job, decode_payload
 from resque_worker.errors import TermException
 from resque_worker.outcome import SUCCESS, Outcome
 from resque_worker.registry import JobRegistry
@@ -51,34 +54,53 @@ def raise_term(signum: int, frame: FrameType | None) -> None:
     raise TermException(signal.Signals(signum).name)
 
 
-def child_main(
-    report_fd: int,
-    registry: JobRegistry,
-    job_class: type,
-    job: Job,
-    title: str,
-    term_child: bool,
-    run_at_exit_hooks: bool,
-) -> NoReturn:
-    """Entry point of the forked child; never returns."""
+def spare_main(sock_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
+    """Entry point of the forked child: get ready, wait for the job, run it; never returns.
+    Leaves quietly (status 0, no report) if the zygote closes the socket without a job."""
     status = 0
-    parent = os.getppid()
+    run_at_exit_hooks = False
     try:
-        with contextlib.suppress(OSError):  # the parent may have done it already
+        with contextlib.suppress(OSError):  # the zygote may have done it already
             os.setpgid(0, 0)
         default_handlers()
-        die_with_parent(parent)
-        if title:
-            setproctitle.setproctitle(title)
-        if term_child:
-            signal.signal(signal.SIGTERM, raise_term)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
-        outcome = run_job(registry, job_class, job, forked=True)
-        write_all(report_fd, outcome.encode())
+        die_with_parent(zygote)
+        request = read_request(sock_fd)
+        if request is not None:
+            run_at_exit_hooks = bool(request.get("run_at_exit_hooks"))
+            outcome = run_request(registry, request)
+            write_all(sock_fd, outcome.encode())
     except BaseException:
         status = 70  # could not even report: the parent records a DirtyExit
     finally:
         leave(status, run_at_exit_hooks)
+
+
+def read_request(fd: int) -> dict[str, object] | None:
+    """The job request (one JSON line); None at end of file (no job for this child)."""
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return None
+        data += chunk
+    request = json.loads(data)
+    return request if isinstance(request, dict) else None
+
+
+def run_request(registry: JobRegistry, request: dict[str, object]) -> Outcome:
+    """Title, TERM_CHILD's handler, then the job (signals unblocked only now)."""
+    try:
+        job = decode_payload(str(request["payload"]))
+        job_class = registry.lookup(job.class_name)
+    except BaseException as error:  # the zygote checked both: not expected
+        return Outcome.from_exception(error)
+    title = str(request.get("title", ""))
+    if title:
+        setproctitle.setproctitle(title)
+    if request.get("term_child"):
+        signal.signal(signal.SIGTERM, raise_term)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+    return run_job(registry, job_class, job, forked=True)
 
 
 def leave(status: int, run_at_exit_hooks: bool) -> NoReturn:

@@ -1,4 +1,5 @@
-"""What became of one job, as the child reports it to the parent over a pipe.
+"""What became of one job, as the child reports it (over its socket to the zygote, which
+passes it on to the parent).
 
 Small JSON: ``{"ok":true}`` or ``{"ok":false,"exception":...,"error":...,
 "backtrace":[...]}``, plus ``hook_exception``/``hook_error`` when an

@@ -1,11 +1,13 @@
 """The worker parent: reserve a job, fork a child for it, settle it; stay lean.
 
-Per job the parent makes two Redis round trips: ``reserve`` (atomically into
-this worker's in-flight list) and ``finish``/``requeue`` (ack or nack, which also
-counts, records the duration and writes any failure record). Everything else is
-on timers: heartbeat, dead-worker pruning, re-resolving wildcard queues, the
-``pause-all-workers`` flag. The parent is single-threaded (fork and threads do
-not mix); signals only set flags that the loop reads.
+Per job the parent makes one Redis round trip: the ack of the job it just ran
+(``finish``: counts it, records the duration and any failure record) and the
+reserve of the next one (atomically into this worker's in-flight list) go in one
+Lua call. A nack (``requeue``), an ack while paused or stopping, and the first
+ack after an outage go alone. Everything else is on timers: heartbeat, dead-
+worker pruning, re-resolving wildcard queues, the ``pause-all-workers`` flag.
+The parent is single-threaded (fork and threads do not mix); signals only set
+flags that the loop reads.
 
 When Redis is unreachable the loop backs off (capped, jittered) and retries;
 a finished job's outcome is kept in memory (``pending``) and settled once Redis
@@ -163,12 +165,14 @@ class Worker:
     def step(self) -> bool:
         """One turn of the loop; False when a burst worker has nothing left to do."""
         self.worker_hooks.after_signals(self)
-        self.settle()
+        if self.redis_down_since is not None:
+            self.settle()  # alone and first: redis_up() requeues what else is in flight
         self.housekeeping()
         self.flags.take_stop_job()  # USR1 while idle stops nothing (as in Resque)
         if self.flags.shutdown:  # TERM/QUIT arrived during housekeeping: take nothing new
-            return True
+            return True  # shut_down() settles
         if self.paused():
+            self.settle()
             self.worker_hooks.no_job()  # as Resque: pausing after a job counts too
             if self.config.burst:
                 return False
@@ -177,7 +181,7 @@ class Worker:
             self.flags.sleep(IDLE_WAIT)
             return True
         queues = self.queues()
-        reserved = self.resque.jobs.reserve(self.id, queues)
+        reserved = self.settle_and_reserve(queues)
         if reserved is None:
             self.worker_hooks.no_job()
             if self.config.burst:
@@ -211,7 +215,7 @@ class Worker:
             outcome = self.execute(reserved, job, job_class, title)
         duration = time.monotonic() - started
         self.pending = self.settlement(reserved, duration, outcome, job, job_class)
-        self.settle()
+        # settled with the next reserve (settle_and_reserve), or alone by shut_down()
 
     def settlement(
         self,
@@ -346,6 +350,30 @@ class Worker:
                 status=pending.status,
                 retry=pending.retry,
             )
+        self.settled(pending, done)
+
+    def settle_and_reserve(self, queues: list[str]) -> Reserved | None:
+        """Write the pending ack and reserve the next job in one round trip (a nack or
+        no pending settlement: ``settle`` then ``reserve``)."""
+        pending = self.pending
+        if pending is None or pending.requeue:
+            self.settle()
+            return self.resque.jobs.reserve(self.id, queues)
+        pending.attempts += 1
+        done, reserved = self.resque.jobs.finish_then_reserve(
+            self.id,
+            pending.reserved,
+            pending.duration,
+            pending.failure,
+            status=pending.status,
+            retry=pending.retry,
+            queues=queues,
+        )
+        self.settled(pending, done)
+        return reserved
+
+    def settled(self, pending: Settlement, done: bool) -> None:
+        """After an ack or nack was written: notify a failure, warn of a lost hold."""
         self.pending = None
         if done and pending.failure:
             self.notifiers.notify(pending.failure)
@@ -477,8 +505,12 @@ class Worker:
         self.redis_uptime.outage()
 
     def requeue_orphans(self) -> None:
-        """Jobs reserved by a call whose reply was lost in an outage: never run, put back."""
-        for orphan in self.resque.jobs.in_flight(self.id):
+        """Jobs reserved by a call whose reply was lost in an outage: never run, put back.
+        The job whose ack is still pending ran: it is acked, not put back."""
+        orphans = self.resque.jobs.in_flight(self.id)
+        if self.pending is not None and self.pending.reserved in orphans:
+            orphans.remove(self.pending.reserved)
+        for orphan in orphans:
             if self.resque.jobs.requeue(self.id, orphan):
                 self.log.warning("requeued a job reserved during an outage",
                                  extra={"queue": orphan.queue})  # fmt: skip

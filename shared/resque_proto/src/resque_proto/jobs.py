@@ -116,6 +116,34 @@ return 1
 """
 )
 
+# The worker's hot path: ack the job it ran and reserve its next one in one round trip.
+# FINISH_LUA and RESERVE_LUA run unchanged, one after the other, as local functions
+# whose KEYS/ARGV parameters shadow the globals; the call's KEYS and ARGV are the
+# finish's (14 keys, 10 args) followed by the reserve's. Returns {finished (0/1)}
+# plus queue and payload when a job was reserved.
+FINISH_THEN_RESERVE_LUA = (
+    TYPE_GUARD_LUA
+    + STATUS_LUA
+    + "local function finish(KEYS, ARGV)\n"
+    + FINISH_LUA.removeprefix(TYPE_GUARD_LUA)
+    + "\nend\nlocal function reserve(KEYS, ARGV)\n"
+    + RESERVE_LUA.removeprefix(STATUS_LUA)
+    + """
+end
+local finish_keys, finish_args, reserve_keys, reserve_args = {}, {}, {}, {}
+for i = 1, #KEYS do
+  if i <= 14 then finish_keys[i] = KEYS[i] else reserve_keys[i - 14] = KEYS[i] end
+end
+for i = 1, #ARGV do
+  if i <= 10 then finish_args[i] = ARGV[i] else reserve_args[i - 10] = ARGV[i] end
+end
+local finished = finish(finish_keys, finish_args)
+local found = reserve(reserve_keys, reserve_args)
+if found then return {finished, found[1], found[2]} end
+return {finished}
+"""
+)
+
 REQUEUE_LUA = """
 -- KEYS: in-flight, worker:<id>, queue:<q>, status; ARGV: entry, payload, status JSON, expiry
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
@@ -174,6 +202,7 @@ class Jobs:
         self._reserve = client.register_script(RESERVE_LUA)
         self._finish = client.register_script(FINISH_LUA)
         self._requeue = client.register_script(REQUEUE_LUA)
+        self._finish_then_reserve = client.register_script(FINISH_THEN_RESERVE_LUA)
 
     # -- producing ------------------------------------------------------
     def push_payload(
@@ -255,16 +284,22 @@ class Jobs:
         hands (and mark it running)."""
         if not queues:
             return None
-        keys = [self.keys.inflight(worker_id), self.keys.worker(worker_id)]
-        keys += [self.keys.queue(q) for q in queues]
-        args: list[str | int] = [
-            timefmt.run_at(), self.keys.namespace + ":", worker_id, self.status_ttl, *queues
-        ]  # fmt: skip
+        keys, args = self._reserve_call(worker_id, queues)
         found = self._reserve(keys=keys, args=args)
         if not found:
             return None
         queue, payload = texts(found)
         return Reserved(queue=queue, payload=payload)
+
+    def _reserve_call(
+        self, worker_id: str, queues: Sequence[str]
+    ) -> tuple[list[str], list[str | int]]:
+        keys = [self.keys.inflight(worker_id), self.keys.worker(worker_id)]
+        keys += [self.keys.queue(q) for q in queues]
+        args: list[str | int] = [
+            timefmt.run_at(), self.keys.namespace + ":", worker_id, self.status_ttl, *queues
+        ]  # fmt: skip
+        return keys, args
 
     def finish(
         self,
@@ -278,6 +313,42 @@ class Jobs:
     ) -> bool:
         """Ack: count the job processed (and failed, with its record, or rescheduled for a
         retry), store its status; False if already done."""
+        keys, args = self._finish_call(worker_id, job, duration, failure_record, status, retry)
+        return bool(self._finish(keys=keys, args=args))
+
+    def finish_then_reserve(
+        self,
+        worker_id: str,
+        job: Reserved,
+        duration: float,
+        failure_record: str | None = None,
+        *,
+        status: StatusWrite | None = None,
+        retry: RetryLater | None = None,
+        queues: Sequence[str],
+    ) -> tuple[bool, Reserved | None]:
+        """``finish`` then ``reserve`` in one Lua call (one round trip instead of two), with
+        exactly their effects; (what ``finish`` returns, what ``reserve`` returns)."""
+        if not queues:
+            return self.finish(worker_id, job, duration, failure_record, status=status,
+                               retry=retry), None  # fmt: skip
+        keys, args = self._finish_call(worker_id, job, duration, failure_record, status, retry)
+        reserve_keys, reserve_args = self._reserve_call(worker_id, queues)
+        reply = self._finish_then_reserve(keys=keys + reserve_keys, args=args + reserve_args)
+        if len(reply) < 3:
+            return bool(reply[0]), None
+        queue, payload = texts(reply[1:])
+        return bool(reply[0]), Reserved(queue=queue, payload=payload)
+
+    def _finish_call(
+        self,
+        worker_id: str,
+        job: Reserved,
+        duration: float,
+        failure_record: str | None,
+        status: StatusWrite | None,
+        retry: RetryLater | None,
+    ) -> tuple[list[str], list[str | int]]:
         status_key = self.keys.status(status.job_id) if status else self.keys.status("-")
         retry_payload = retry.payload if retry else ""
         retry_at = str(retry.timestamp) if retry else ""
@@ -309,7 +380,7 @@ class Jobs:
             retry_payload,
             job.queue,
         ]
-        return bool(self._finish(keys=keys, args=args))
+        return keys, args
 
     def requeue(self, worker_id: str, job: Reserved) -> bool:
         """Nack: put the job back at the front of its queue; False if not in hand."""

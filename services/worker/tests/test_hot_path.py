@@ -1,0 +1,106 @@
+"""The per-job hot path: the job runs in a child the zygote forked before the job came,
+and the ack of one job and the reserve of the next share one Lua call."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from worker_harness import Events, WorkerProcess, wait_for
+
+from resque_proto import Resque
+
+Spawn = Callable[..., WorkerProcess]
+
+
+def children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def spare_of(worker: WorkerProcess) -> int:
+    """The zygote's one child while the worker idles: the spare waiting for a job."""
+    [zygote] = wait_for(lambda: children(worker.pid), what="the zygote")
+    spares: list[int] = wait_for(lambda: children(zygote), what="a spare child")
+    [spare] = spares
+    return spare
+
+
+def ran_in(events: Events, tag: str) -> int:
+    [entry] = wait_for(lambda: events.of("ran", tag=tag), what=f"job {tag} to run")
+    pid: int = entry["pid"]
+    return pid
+
+
+def test_a_job_runs_in_the_spare_forked_before_it_came_and_a_new_spare_follows(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    worker = spawn_worker()
+    wait_for(lambda: worker.id in resque.workers.ids(), what="registration")
+    spare = spare_of(worker)
+    resque.enqueue("test", "Record", "one")
+    assert ran_in(events, "one") == spare
+    wait_for(lambda: resque.stats.processed() == 1, what="the job to be counted")
+    next_spare = spare_of(worker)
+    assert next_spare != spare
+    resque.enqueue("test", "Record", "two")
+    assert ran_in(events, "two") == next_spare
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait() == 0
+    assert resque.failures.count() == 0
+
+
+def test_a_spare_killed_while_waiting_is_replaced_and_the_job_is_not_failed(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    worker = spawn_worker()
+    wait_for(lambda: worker.id in resque.workers.ids(), what="registration")
+    spare = spare_of(worker)
+    os.kill(spare, signal.SIGKILL)
+    resque.enqueue("test", "Record", "after")
+    assert ran_in(events, "after") != spare
+    wait_for(lambda: resque.stats.processed() == 1, what="the job to be counted")
+    assert resque.failures.count() == 0
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait() == 0
+
+
+def test_one_script_call_per_job_acks_it_and_reserves_the_next(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    jobs = 30
+    for n in range(jobs):
+        resque.enqueue("test", "Record", n)
+    resque.redis.config_resetstat()
+    worker = spawn_worker(INTERVAL="0")  # burst: stops when the queue is empty
+    assert worker.wait() == 0
+    assert resque.stats.processed() == jobs and resque.failures.count() == 0
+    assert len(events.of("ran")) == jobs
+    calls = resque.redis.info("commandstats")["cmdstat_evalsha"]["calls"]
+    assert calls <= jobs + 3  # one per job, plus the first reserve and the last ack
+    assert resque.redis.keys("*inflight*") == [] and resque.workers.ids() == []
+
+
+def test_a_child_killed_before_reading_its_job_is_a_dirty_exit_and_the_zygote_lives(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    """Its socket is reset (the job unread): the zygote reports the kill, not a crash."""
+    worker = spawn_worker()
+    wait_for(lambda: worker.id in resque.workers.ids(), what="registration")
+    [zygote] = children(worker.pid)
+    spare = spare_of(worker)
+    os.kill(spare, signal.SIGSTOP)
+    resque.enqueue("test", "Record", "unread")
+    title = Path(f"/proc/{worker.pid}/cmdline")
+    wait_for(lambda: f"Forked {spare}".encode() in title.read_bytes(), what="the hand-over")
+    os.kill(spare, signal.SIGKILL)
+    [failure] = wait_for(resque.failures.all, what="a failure record")
+    assert failure.exception == "Resque::DirtyExit"
+    killed = f"Child process received unhandled signal pid {spare} SIGKILL (signal 9)"
+    assert failure.error == killed
+    assert children(worker.pid) == [zygote] and not events.of("ran")
+    resque.enqueue("test", "Record", "next")
+    ran_in(events, "next")
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait() == 0
