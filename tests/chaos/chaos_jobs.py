@@ -45,5 +45,5 @@ class ChaosJob:
     @staticmethod
     def perform(number: int) -> None:
         record("start", number)
-        time.sleep(random.uniform(0.0, 0.01))
+        time.sleep(random.uniform(0.02, 0.06))  # long enough for kills to land mid-job
         record("done", number)

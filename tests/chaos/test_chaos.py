@@ -98,11 +98,21 @@ def children_of(pid: int) -> list[int]:
 
 
 def job_child(worker_pid: int) -> int | None:
-    """The running job's process: the worker's fork server's child, if any."""
+    """The running job's process: the child of the worker's fork server whose title says
+    it is processing (its other child may be the spare waiting for the next job)."""
     for zygote in children_of(worker_pid):
         for child in children_of(zygote):
-            return child
+            if "Processing" in process_title(child):
+                return child
     return None
+
+
+def process_title(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

@@ -130,5 +130,9 @@ def test_a_planned_failover_demotes_the_primary_and_the_worker_follows(
         wait_until(lambda: [t for t, _, _ in runs(tmp_path / "runs")] == ["before", "after"], 15,
                    "the job enqueued on the new primary")  # fmt: skip
         assert worker.alive()
-        assert "PrimaryDemoted" in worker.log() and "read only replica" in worker.log()
+        # It learns of the switch from a READONLY reply (PrimaryDemoted: it reconnects
+        # through the sentinels) unless it asks the sentinels first (a new connection
+        # after the demotion): either way the same process runs the next job.
+        if "read only replica" in worker.log():
+            assert "PrimaryDemoted" in worker.log(), worker.log()
         assert worker.stop() == 0, worker.log()  # while Redis is up: it unregisters at once

@@ -37,3 +37,19 @@ def test_unknown_name_is_an_attribute_error() -> None:
         assert "NoSuchThing" in str(error)
     else:
         raise AssertionError("expected AttributeError")
+
+
+FORK_SERVER_IMPORTS = """
+import sys
+import resque_worker.__main__, resque_worker.zygote, resque_proto.version
+print(sorted(name for name in ("redis", "importlib.metadata") if name in sys.modules))
+"""
+
+
+def test_the_worker_entry_point_loads_neither_redis_nor_importlib_metadata() -> None:
+    """The process that forks the zygote: redis-py and importlib.metadata each make every
+    later fork slower (docs/benchmarks.md); the version comes from resque_proto._version."""
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SERVER_IMPORTS], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,5 +1,5 @@
 """resque_enqueuer: the HTTP enqueue API (Flask, served by gunicorn + gevent)."""
 
-from importlib import metadata
+from resque_proto.version import VERSION as __version__  # the one version (VERSION file)
 
-__version__ = metadata.version("resque-enqueuer")  # from the root VERSION file
+__all__ = ["__version__"]

@@ -1,9 +1,6 @@
 """resque-scheduler in Python: moves due delayed jobs and runs recurring schedules,
 in Ruby resque-scheduler's Redis layout (docs/protocol.md, section 8)."""
 
-from importlib.metadata import PackageNotFoundError, version
+from resque_proto.version import VERSION as __version__  # the one version (VERSION file)
 
-try:
-    __version__ = version("resque-scheduler")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
+__all__ = ["__version__"]

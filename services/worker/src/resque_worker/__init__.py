@@ -3,9 +3,7 @@
 Job code imports ``DontPerform`` / ``TermException`` from here.
 """
 
-from importlib import metadata
-
+from resque_proto.version import VERSION as __version__  # the one version (VERSION file)
 from resque_worker.errors import DontPerform, TermException
 
-__version__ = metadata.version("resque-worker")  # from the root VERSION file
 __all__ = ["DontPerform", "TermException", "__version__"]

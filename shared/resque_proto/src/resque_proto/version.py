@@ -1,18 +1,20 @@
 """The project's version, as every part reports it (``--version``, ``resque_build_info``).
 
-Read from the installed ``resque-proto`` distribution, so it has one source: the
-version the packages are built with.
+One source: the repository's VERSION file, which hatchling writes into
+``resque_proto/_version.py`` when the package is built or installed (editable
+installs too). Not ``importlib.metadata``: importing it maps enough memory to
+halve the rate at which a process can fork, and the worker's fork server needs
+the version for its process titles (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
-from importlib.metadata import version
+
+from resque_proto._version import VERSION
 
 __all__ = ["VERSION", "add_version_flag", "build_labels", "version_line"]
-
-VERSION = version("resque-proto")
 
 
 def version_line(program: str) -> str:
