@@ -35,8 +35,16 @@ def replica(primary: ConfiguredRedis) -> Iterator[ConfiguredRedis]:
     with ConfiguredRedis(replica_of=primary) as server:
         client = redis.Redis(port=primary.port)
         assert wait_for(lambda: client.info("replication")["connected_slaves"] == 1, 10)
-        assert wait_for(lambda: client.wait(1, 100) == 1, 10)
+        assert wait_for(lambda: replicated(client), 10)
+        client.delete("replication-check")
         yield server
+
+
+def replicated(client: redis.Redis) -> bool:
+    """A write the replica acknowledges: before the first write, WAIT counts a replica
+    that is still loading the initial sync as in step (offsets both 0)."""
+    client.set("replication-check", 1)
+    return bool(client.wait(1, 100) == 1)
 
 
 def app_client(primary: ConfiguredRedis, **overrides: Any) -> FlaskClient:

@@ -9,6 +9,7 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from redis_runner.polling import wait_for
 from resque_proto import Resque
 from resque_proto.version import VERSION
 
@@ -46,6 +47,8 @@ def test_gunicorn_and_access_logs_are_json_lines(frontend: str, tmp_path: Path) 
     answer = requests.get(f"{frontend}/queues", timeout=10, headers={"X-Request-Id": "r-7"})
     assert answer.status_code == 200
     log = tmp_path / "frontend.log"
+    # gunicorn writes the access line after the answer is sent: wait for it
+    wait_for(lambda: '"r-7"' in log.read_text(), what="the access line")
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]
     assert all({"ts", "level", "logger", "msg", "pid"} <= e.keys() for e in entries), lines

@@ -165,9 +165,10 @@ def test_finish_writes_nothing_when_a_key_has_the_wrong_type(
     assert resque.jobs.in_flight("w") == [job] and resque.stats.processed() == 0
 
 
-def test_non_utf8_bytes_survive_a_write_from_str_even_with_hiredis(redis_url: str) -> None:
-    """hiredis (installed: it parses replies) would pack str strictly as UTF-8; our
-    connections keep redis-py's packer, which honours surrogateescape."""
+def test_non_utf8_bytes_survive_a_write_from_str(redis_url: str) -> None:
+    """A payload read as str with surrogate escapes is written back as its bytes: our
+    connections pack with redis-py's packer (surrogateescape) even where hiredis, whose
+    packer would raise, is installed."""
     client = connect(redis_url)
     client.rpush("resque:queue:raw", b"\xff\xfe bytes".decode("utf-8", "surrogateescape"))
     assert client.lrange("resque:queue:raw", 0, -1) == [b"\xff\xfe bytes"]

@@ -10,8 +10,8 @@ to the demoted node (under Sentinel the next connection asks the sentinels for
 the new primary; with a direct URL, e.g. a managed service's endpoint, it
 resolves the name again).
 
-They also keep redis-py's own command packer when hiredis is installed (hiredis
-still parses the replies), see :class:`ExactBytesPacking`.
+They also keep redis-py's own command packer where hiredis is installed (an
+application's image may have it), see :class:`ExactBytesPacking`.
 
 Imported by ``resque_proto.connection.connect`` only (it loads redis-py).
 """
@@ -72,7 +72,7 @@ class ExactBytesPacking:
     hiredis's packer encodes ``str`` arguments as strict UTF-8 and ignores
     ``encoding_errors``, so a payload that is not UTF-8 (read as ``str`` with
     surrogate escapes, e.g. a Ruby job's raw bytes) could not be written back
-    byte for byte. Replies are still parsed by hiredis, where the time goes.
+    byte for byte. Replies may still be parsed by hiredis.
     """
 
     _buffer_cutoff: int
