@@ -29,15 +29,9 @@ from resque_proto.backoff import Backoff
 from resque_worker.child import LIBC, PR_SET_PDEATHSIG
 from resque_worker.config import NO_EFFECT, Config
 from resque_worker.proctitle import ProcTitle
+from resque_worker.signals import HANDLED
 
-FORWARDED = (
-    signal.SIGQUIT,
-    signal.SIGTERM,
-    signal.SIGINT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGCONT,
-)
+FORWARDED = HANDLED  # every signal a worker acts on
 SHUTDOWN = frozenset({signal.SIGQUIT, signal.SIGTERM, signal.SIGINT})
 NOT_RESTARTED = frozenset({0, 2})  # finished / refused to start
 STABLE_AFTER = 60.0  # seconds a worker must run before its restart backoff starts over
