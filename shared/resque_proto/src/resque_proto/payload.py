@@ -182,9 +182,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every call: json.loads with parse_constant builds a new one each time.
+STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode_json(raw: str | bytes) -> Any:
     """Strict JSON (no NaN/Infinity, as Ruby), any whitespace."""
-    return json.loads(raw, parse_constant=_reject_constant)
+    if isinstance(raw, bytes | bytearray):
+        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads does
+    return STRICT_DECODER.decode(raw)
 
 
 def decode_payload(raw: str | bytes) -> Job:
