@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -112,6 +113,34 @@ def ours(url: str, workers: int, fork: bool, statuses: bool | None = None) -> fl
         stop(processes)
     assert resque.failures.count() == 0, "benchmark jobs failed"
     return JOBS / elapsed
+
+
+def tree_usage(url: str, fork: bool, jobs: int) -> tuple[float, int]:
+    """(CPU seconds, voluntary context switches) of one worker and all its descendants,
+    from its start to its exit, having run ``jobs`` no-op jobs."""
+    resque = Resque(connect(url), status_ttl=0)
+    resque.redis.flushall()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    processes = our_workers(url, 1, fork)
+    try:
+        if jobs:
+            resque.enqueue_many([(QUEUE, "Noop", [])] * jobs, metadata=False)
+            wait_until(lambda: resque.stats.processed() >= jobs)
+    finally:
+        stop(processes)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return cpu, after.ru_nvcsw - before.ru_nvcsw
+
+
+def per_job_cost(url: str, fork: bool) -> tuple[float, float]:
+    """(CPU ms, voluntary context switches) per job of one worker's process tree: a run
+    of JOBS jobs less an idle start and stop. Each switch is a sleep and a wake-up, which
+    on a VM costs more than the CPU time shows; unlike jobs/s, both barely depend on
+    what else the machine is doing."""
+    busy_cpu, busy_switches = tree_usage(url, fork, JOBS)
+    idle_cpu, idle_switches = tree_usage(url, fork, 0)
+    return (busy_cpu - idle_cpu) / JOBS * 1000, (busy_switches - idle_switches) / JOBS
 
 
 # -- RQ --------------------------------------------------------------------
@@ -263,6 +292,10 @@ def main() -> None:
             f"fork per job / parent-size floor: {ours_fork / floors['parent']:.0%} "
             "(the old comparison)"
         )
+        for label, fork in (("fork per job", True), ("in-process", False)):
+            cpu, switches = per_job_cost(url, fork)
+            print(f"per job, {label}: worker tree CPU {cpu:.2f} ms, "
+                  f"{switches:.1f} voluntary context switches")  # fmt: skip
         latency = {fork: pickup_latency(url, fork) for fork in (True, False)}
         for label, fork in (("fork per job", True), ("in-process", False)):
             p50, p99 = latency[fork]

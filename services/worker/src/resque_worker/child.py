@@ -2,13 +2,14 @@
 
 The child is forked by the zygote (``zygote.py``) before its job is known: it
 sets itself up (process group, signal handlers, death with the zygote), then
-waits on its socket for the job (the worker's request, ``zygote_wire``). It never
-talks to Redis for bookkeeping: it runs ``after_fork`` hooks and the job, writes
-one JSON outcome to the socket, and leaves with ``os._exit``, as Resque's child leaves with
-``exit!``: no atexit handlers, no flushing of the zygote's buffers twice. With
-``RUN_AT_EXIT_HOOKS`` it leaves as Resque's ``exit`` does instead: the atexit
-handlers run (those the job registered and those inherited from the worker's
-imports) and stdout/stderr are flushed, after the outcome is reported.
+waits on its socket from the worker for the job (the worker's request,
+``zygote_wire``). It never talks to Redis for bookkeeping: it runs ``after_fork``
+hooks and the job, writes one JSON outcome to its socket to the zygote, and leaves
+with ``os._exit``, as Resque's child leaves with ``exit!``: no atexit handlers, no
+flushing of the zygote's buffers twice. With ``RUN_AT_EXIT_HOOKS`` it leaves as
+Resque's ``exit`` does instead: the atexit handlers run (those the job registered
+and those inherited from the worker's imports) and stdout/stderr are flushed,
+after the outcome is reported.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def raise_term(signum: int, frame: FrameType | None) -> None:
     raise TermException(signal.Signals(signum).name)
 
 
-def spare_main(sock_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
-    """Entry point of the forked child: get ready, wait for the job, run it; never returns.
-    Leaves quietly (status 0, no report) if the zygote closes the socket without a job."""
+def spare_main(job_fd: int, report_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
+    """Entry point of the forked child: get ready, wait for the job (from the worker, on
+    ``job_fd``), run it, report to the zygote (``report_fd``); never returns. Leaves
+    quietly (status 0, no report) if the worker closes its socket without a job."""
     status = 0
     run_at_exit_hooks = False
     try:
@@ -65,11 +67,12 @@ def spare_main(sock_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
         default_handlers()
         die_with_parent(zygote)
         warm_up()
-        request = read_request(sock_fd)
+        request = read_request(job_fd)
+        os.close(job_fd)
         if request is not None:
             run_at_exit_hooks = bool(request.get("run_at_exit_hooks"))
             outcome = run_request(registry, request)
-            write_all(sock_fd, outcome.encode())
+            write_all(report_fd, outcome.encode())
     except BaseException:
         status = 70  # could not even report: the parent records a DirtyExit
     finally:

@@ -5,18 +5,19 @@ tables are copied). The worker parent holds redis-py, two thirds of its ~31 MB;
 this process imports only the ``RESQUE_JOBS`` modules and the job-running code,
 never redis-py itself (a job module may), so each fork is cheaper.
 
-It serves one job at a time for its worker (see ``zygote_wire`` for the
-messages): pass the request on to a child as it came, report the child's pid,
-reap it, report its exit status and outcome. The child is forked ahead of time: a
-spare child (own process group, default signal handlers, signals blocked across
-the fork, ``PR_SET_PDEATHSIG``) waits on its own socket for its one job, so the
-fork is not on the job's path. The next spare is forked right after a job's end
-is reported, while the worker acks that job and reserves the next in Redis (and
-at start, so an idle worker's next job finds one ready). A spare found dead when
-a job arrives is reaped and replaced before the job is handed over. It dies with
-the worker (``PR_SET_PDEATHSIG``) and its children die with it. Signals for the
-worker that reach it through the terminal's process group (Ctrl-C) are ignored:
-the worker decides what happens to the job.
+It keeps one child forked ahead of time for its worker (see ``zygote_wire`` for
+the messages): a spare (own process group, default signal handlers, signals
+blocked across the fork, ``PR_SET_PDEATHSIG``) that waits on its own socket for
+its one job. The worker gets the other end of that socket and writes the job to
+the spare itself, so neither the fork nor this process is on the job's path. The
+zygote reaps the child and reports its exit status and outcome, then forks the
+next spare while the worker acks that job and reserves the next in Redis (and at
+start, so an idle worker's next job finds one ready). A spare that dies before
+its job is reported the same way and replaced; the worker, finding its socket
+closed, waits for the next. It dies with the worker (``PR_SET_PDEATHSIG``) and
+its children die with it. Signals for the worker that reach it through the
+terminal's process group (Ctrl-C) are ignored: the worker decides what happens
+to the job.
 
 The worker forks it at start, before importing redis-py; a replacement is
 started with ``python -m resque_worker.zygote`` (see ``zygote_client``).
@@ -43,6 +44,7 @@ from resque_worker.signals import blocked_signals
 from resque_worker.zygote_wire import READ_CHUNK, MessageStream
 
 IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+FORK_RETRY_SECONDS = 1.0  # after a failed fork (out of memory or processes)
 
 
 def run(sock: socket.socket, registry: JobRegistry, procline_prefix: str, parent: int) -> int:
@@ -56,28 +58,42 @@ def run(sock: socket.socket, registry: JobRegistry, procline_prefix: str, parent
     gc.collect()
     gc.freeze()  # children then share this heap copy-on-write
     stream = MessageStream(sock)
-    spare = fork_spare(stream, registry)
-    while (request := stream.receive_line()) is not None:
-        spare = serve_one(stream, registry, request, spare)
-    if spare is not None:  # it leaves at end of file on its socket
-        spare.discard()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the worker has gone
+        serve(stream, registry)
     return 0
+
+
+def serve(stream: MessageStream, registry: JobRegistry) -> None:
+    """Keep a spare ready and report each child's end, until the worker closes the socket."""
+    while True:
+        spare = fork_spare(stream, registry)
+        if spare is None:
+            stream.send({"error": "cannot fork: out of memory or processes"})
+            if parent_gone(stream, FORK_RETRY_SECONDS):
+                return
+            continue
+        ended = reap(spare, stream)
+        if ended is None:
+            spare.discard()
+            return
+        status, report = ended
+        report_text = report.decode("utf-8", "replace")
+        stream.send({"pid": spare.pid, "status": status, "report": report_text})
 
 
 @dataclass
 class Spare:
     """A forked child waiting for its job: its pid, a pidfd and the zygote's end of its
-    socket (the job goes down it, the child's outcome comes back)."""
+    report socket (its outcome comes back on it)."""
 
     pid: int
     pidfd: int
     sock: socket.socket
 
-    def alive(self) -> bool:
-        return not select.select([self.pidfd], [], [], 0)[0]
-
     def discard(self) -> None:
-        """Close its socket (a waiting spare then leaves) and reap it."""
+        """Kill and reap it (the worker has gone: no job will come)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
         self.sock.close()
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
@@ -85,73 +101,78 @@ class Spare:
 
 
 def fork_spare(stream: MessageStream, registry: JobRegistry) -> Spare | None:
-    """A new spare child, or None when it cannot be forked (the next job tries again)."""
-    ours, theirs = socket.socketpair()
+    """Fork a spare child and hand the worker the socket its job goes down; None when
+    it cannot be forked.
+
+    Every page this process writes between the fork and the hand-over is copied
+    (copy-on-write) into the child, so the job does not pass through here at all:
+    the worker writes it to the child itself."""
+    ours, theirs = socket.socketpair()  # the child's report
+    job_in, job_out = socket.socketpair()  # the worker's end, the child's end
     zygote = os.getpid()
     try:
         with blocked_signals():  # the child unblocks once its own handlers are set
             pid = os.fork()
             if pid == 0:
-                ours.close()
+                for unused in (ours, job_in):
+                    unused.close()
                 stream.close()
-                spare_main(theirs.detach(), registry, zygote)
+                spare_main(job_out.detach(), theirs.detach(), registry, zygote)
     except OSError:  # out of memory or processes
-        ours.close()
-        theirs.close()
+        for end in (ours, theirs, job_in, job_out):
+            end.close()
         return None
     theirs.close()
+    job_out.close()
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
-    return Spare(pid, os.pidfd_open(pid), ours)
-
-
-def serve_one(
-    stream: MessageStream, registry: JobRegistry, request: bytes, spare: Spare | None
-) -> Spare | None:
-    """Run one job in the spare (forking one if there is none); the next spare.
-
-    The request line goes to the child undecoded: every page this process writes
-    between the spare's fork and the hand-over is copied (copy-on-write), so it
-    does as little as it can here."""
-    if spare is not None and not spare.alive():
-        spare.discard()
-        spare = None
-    if spare is None and (spare := fork_spare(stream, registry)) is None:
-        stream.send({"error": "cannot fork: out of memory or processes"})
-        return None
+    spare = Spare(pid, os.pidfd_open(pid), ours)
     try:
-        spare.sock.sendall(request)
-        spare.sock.shutdown(socket.SHUT_WR)
+        stream.send({"spare": pid}, fd=job_in.fileno())
     except OSError:
-        pass  # it died just now: reaped below and judged by its exit status
-    stream.send({"pid": spare.pid})
-    status, report = reap(spare.pid, spare.pidfd, spare.sock.detach())
-    stream.send({"pid": spare.pid, "status": status, "report": report.decode("utf-8", "replace")})
-    return fork_spare(stream, registry)
+        spare.discard()
+        raise
+    finally:
+        job_in.close()
+    return spare
 
 
-def reap(pid: int, pidfd: int, report_fd: int) -> tuple[int, bytes]:
-    """Wait for the child to exit (its pidfd, not the socket: a grandchild may hold the
-    socket open), collecting its report meanwhile; returns its waitpid status and the
-    report. Closes both descriptors."""
+def parent_gone(stream: MessageStream, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds; True if the worker closed its socket meanwhile."""
+    return bool(select.select([stream], [], [], timeout)[0]) and worker_closed(stream)
+
+
+def worker_closed(stream: MessageStream) -> bool:
+    """Call when the worker's socket is readable: True at end of file. The worker
+    sends nothing, so anything else read is dropped."""
+    return not stream.sock.recv(READ_CHUNK)
+
+
+def reap(spare: Spare, stream: MessageStream) -> tuple[int, bytes] | None:
+    """Wait for the spare to exit (its pidfd, not the socket: a grandchild may hold the
+    socket open), collecting its report meanwhile; its waitpid status and report, or
+    None if the worker closed its socket first. Closes the spare's descriptors once
+    it is reaped."""
     report = bytearray()
+    report_fd = spare.sock.fileno()
     os.set_blocking(report_fd, False)
     poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    poller.register(report_fd, select.POLLIN)
-    try:
-        exited = False
-        while not exited:
-            for fd, _ in poller.poll():
-                if fd == pidfd:
-                    exited = True
-                elif not read_into(report_fd, report):
+    for fd in (spare.pidfd, report_fd, stream.fileno()):
+        poller.register(fd, select.POLLIN)
+    exited = False
+    while not exited:
+        for fd, _ in poller.poll():
+            if fd == spare.pidfd:
+                exited = True
+            elif fd == report_fd:
+                if not read_into(report_fd, report):
                     poller.unregister(report_fd)
-        read_into(report_fd, report)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(pidfd)
-        os.close(report_fd)
+            elif worker_closed(stream):
+                return None
+    read_into(report_fd, report)
+    _, status = os.waitpid(spare.pid, 0)
+    os.close(spare.pidfd)
+    spare.sock.close()
     return status, bytes(report)
 
 

@@ -18,18 +18,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
 import socket
 import sys
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from resque_worker import zygote
 from resque_worker.registry import JobRegistry
-from resque_worker.zygote_wire import MessageStream
+from resque_worker.zygote_wire import MessageStream, encode_line
 
 log = logging.getLogger("resque_worker")
 
+START_ATTEMPTS = 3  # spares tried for one job (a dead one is skipped, a dead zygote replaced)
 REPLY_TIMEOUT = 10.0  # a zygote that does not answer this long is replaced (well below
 # RESQUE_PRUNE_AFTER: the parent cannot heartbeat while it waits)
 
@@ -48,12 +50,24 @@ class ChildExit:
     report: bytes  # the child's outcome JSON, as it wrote it
 
 
+@dataclass(frozen=True)
+class Spare:
+    """A child the zygote forked ahead of time, and our end of the socket it waits on."""
+
+    pid: int
+    sock: socket.socket
+
+
 class ZygoteClient:
     def __init__(self, sock: socket.socket, pid: int, registry: JobRegistry, prefix: str) -> None:
         self.stream = MessageStream(sock)
         self.pid: int | None = pid
         self.registry = registry
         self.prefix = prefix
+        self.spare: Spare | None = None  # announced, not yet given a job
+        self.fork_error: str | None = None  # the zygote's last word, if it could not fork
+        self.running: int | None = None  # the child running our job
+        self.ended: ChildExit | None = None  # its end, once reported
         sock.settimeout(REPLY_TIMEOUT)
 
     @classmethod
@@ -72,53 +86,97 @@ class ZygoteClient:
         return self.stream.fileno()
 
     def start(self, payload: str, title: str, term_child: bool, run_at_exit_hooks: bool) -> int:
-        """Have the zygote fork a child for the job; its pid. Replaces a dead zygote once."""
-        request = {
+        """Hand the job to the zygote's spare child; its pid. Replaces a dead zygote once;
+        a spare that died while it waited is skipped for the next."""
+        request = encode_line({
             "payload": payload,
             "title": title,
             "term_child": term_child,
             "run_at_exit_hooks": run_at_exit_hooks,
-        }
+        })  # fmt: skip
         why = ""
-        for _ in range(2):
+        for _ in range(START_ATTEMPTS):
             try:
-                if self.pid is None:
-                    self.respawn()
-                self.stream.send(request)
-                reply = self.stream.receive()
-                if reply is None:
-                    raise ZygoteLost("the zygote closed its socket")
-            except (OSError, ValueError, ZygoteLost) as error:
+                spare = self._next_spare()
+            except (OSError, ValueError, KeyError, ZygoteLost) as error:
                 why = f"{type(error).__name__}: {error}"
                 self.replace(why)
                 continue
-            if "error" in reply:
-                raise ForkFailed(str(reply["error"]))
-            return int(reply["pid"])
-        raise ForkFailed(f"no fork server (zygote) to fork the job: {why}")
+            if spare is None:
+                failed, self.fork_error = self.fork_error, None
+                raise ForkFailed(str(failed))
+            if self._hand_over(spare, request):
+                self.running, self.ended = spare.pid, None
+                return spare.pid
+            why = f"spare child {spare.pid} died before its job"
+        raise ForkFailed(f"no child to run the job: {why}")
+
+    def _next_spare(self) -> Spare | None:
+        """The latest spare announced (waiting for one if need be); None if the zygote
+        could not fork one."""
+        if self.pid is None:
+            self.respawn()
+        while self.stream.buffered() or select.select([self.stream], [], [], 0)[0]:
+            self._take(self._receive())  # what came while we were busy elsewhere
+        while self.spare is None and self.fork_error is None:
+            self._take(self._receive())
+        spare, self.spare = self.spare, None
+        return spare
+
+    @staticmethod
+    def _hand_over(spare: Spare, request: bytes) -> bool:
+        """Write the job to the spare; False if it is gone (its end is then reported)."""
+        try:
+            spare.sock.sendall(request)
+        except OSError:
+            return False
+        finally:
+            spare.sock.close()
+        return True
+
+    def _receive(self) -> dict[str, Any]:
+        message = self.stream.receive()
+        if message is None:
+            raise ZygoteLost("the zygote closed its socket")
+        return message
+
+    def _take(self, message: dict[str, Any]) -> None:
+        """Note a message from the zygote: a new spare, a failed fork or a child's end
+        (only our job's matters: a spare that died unused needs nothing)."""
+        if "spare" in message:
+            if self.spare is not None:
+                self.spare.sock.close()
+            sock = socket.socket(fileno=self.stream.take_fd())
+            sock.settimeout(REPLY_TIMEOUT)
+            self.spare, self.fork_error = Spare(int(message["spare"]), sock), None
+        elif "error" in message:
+            self.fork_error = str(message["error"])
+        elif message["pid"] == self.running:
+            self.running = None
+            self.ended = ChildExit(int(message["status"]), str(message.get("report", "")).encode())
 
     def exit_ready(self) -> bool:
         """The child's end was read along with an earlier message: do not wait on
         ``fileno()`` for it."""
-        return self.stream.buffered()
+        return self.ended is not None or self.stream.buffered()
 
-    def wait_exit(self) -> ChildExit:
-        """The end of the running child (call when ``fileno()`` is readable or
-        ``exit_ready()``)."""
+    def wait_exit(self) -> ChildExit | None:
+        """The end of the running child, or None if the message read was another (call
+        when ``fileno()`` is readable or ``exit_ready()``)."""
         try:
-            reply = self.stream.receive()
-            if reply is None:
-                raise ZygoteLost("the zygote closed its socket")
-            return ChildExit(int(reply["status"]), str(reply.get("report", "")).encode())
+            if self.ended is None:
+                self._take(self._receive())
         except (OSError, ValueError, KeyError, ZygoteLost) as error:
             self.replace(f"{type(error).__name__}: {error}")
             return ChildExit(None, b"")
+        ended, self.ended = self.ended, None
+        return ended
 
     def replace(self, why: str) -> None:
         """Kill and reap a dead (or hung) zygote and spawn another (if that fails, the
         next ``start`` tries again)."""
         log.warning("the fork server (zygote) is gone; starting another", extra={"why": why})
-        self.stream.close()
+        self._forget()
         if self.pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -148,9 +206,17 @@ class ZygoteClient:
         self.stream = MessageStream(ours)
         ours.settimeout(REPLY_TIMEOUT)
 
+    def _forget(self) -> None:
+        """Close our ends of the zygote's socket and of the spare's (a waiting spare
+        then leaves) and forget the running child."""
+        if self.spare is not None:
+            self.spare.sock.close()
+        self.spare = self.fork_error = self.running = self.ended = None
+        self.stream.close()
+
     def close(self) -> None:
         """Stop the zygote (it exits when its socket closes) and reap it."""
-        self.stream.close()
+        self._forget()
         if self.pid is not None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)

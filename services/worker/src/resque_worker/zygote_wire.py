@@ -1,35 +1,55 @@
 """The worker ↔ fork server (zygote) wire: one JSON object per line on a Unix stream socket.
 
-parent → zygote: ``{"payload": <raw job payload>, "title": <child's process title>,
-"term_child": bool, "run_at_exit_hooks": bool}``.
-zygote → parent: ``{"pid": N}`` once the child runs (or ``{"error": "..."}`` when it
-could not be started), then ``{"pid": N, "status": <waitpid status>, "report":
-<the child's outcome JSON>}`` once the zygote has reaped it. The zygote passes the
-request line on, re-encoded, to the spare child that runs the job (its own socket),
-which writes its outcome back on that socket (the zygote does not decode it: the
-worker has already decoded the payload and found its class). JSON's ``\\u`` escapes
-carry payloads holding undecodable bytes (surrogate escapes) through unchanged.
+zygote → parent, and nothing the other way (the parent closes the socket to stop it):
+
+- ``{"spare": N}`` with one end of a new socket pair attached (``SCM_RIGHTS``): a
+  child forked ahead of time waits on the other end for its job. The parent writes
+  the job request to it and closes it: ``{"payload": <raw job payload>, "title":
+  <child's process title>, "term_child": bool, "run_at_exit_hooks": bool}``, one
+  line. The job goes from the parent straight to the child, without waking the zygote.
+- ``{"pid": N, "status": <waitpid status>, "report": <the child's outcome JSON>}``
+  once the zygote has reaped child N (the child writes its outcome on its own
+  socket to the zygote, which does not decode it). A spare that died before it got
+  a job ends the same way; the next ``spare`` follows every end.
+- ``{"error": "..."}`` when no spare could be forked (out of memory or processes);
+  the zygote tries again a second later.
+
+JSON's ``\\u`` escapes carry payloads holding undecodable bytes (surrogate escapes)
+through unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+from collections import deque
 from typing import Any
 
 READ_CHUNK = 65536
+MAX_FDS = 8  # per read; the zygote attaches one to each spare message
+
+
+def encode_line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 class MessageStream:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()
+        self.fds: deque[int] = deque()  # received, in order, each for one spare message
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, message: dict[str, Any]) -> None:
-        self.sock.sendall(json.dumps(message, separators=(",", ":")).encode("ascii") + b"\n")
+    def send(self, message: dict[str, Any], fd: int | None = None) -> None:
+        """Send one message; ``fd`` travels with it (the receiver takes it with ``take_fd``)."""
+        data = encode_line(message)
+        if fd is not None:
+            sent = socket.send_fds(self.sock, [data], [fd])
+            data = data[sent:]
+        self.sock.sendall(data)
 
     def buffered(self) -> bool:
         """A whole message has already been read (poll would not report it)."""
@@ -37,9 +57,10 @@ class MessageStream:
 
     def receive_line(self) -> bytes | None:
         """The next message as it came, newline included (blocking); None when the
-        other side has gone."""
+        other side has gone. Descriptors that arrive meanwhile queue for ``take_fd``."""
         while (end := self.buffer.find(b"\n")) < 0:
-            chunk = self.sock.recv(READ_CHUNK)
+            chunk, fds, _, _ = socket.recv_fds(self.sock, READ_CHUNK, MAX_FDS)
+            self.fds.extend(fds)
             if not chunk:
                 return None
             self.buffer += chunk
@@ -57,5 +78,15 @@ class MessageStream:
             raise ValueError(f"not a zygote message: {line[:200]!r}")
         return message
 
+    def take_fd(self) -> int:
+        """The descriptor that came with the message just received."""
+        if not self.fds:
+            raise ValueError("a spare message came without its socket")
+        fd = self.fds.popleft()
+        os.set_inheritable(fd, False)  # recv_fds does not ask for close-on-exec
+        return fd
+
     def close(self) -> None:
         self.sock.close()
+        while self.fds:
+            os.close(self.fds.popleft())
