@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import ctypes.util
 import json
 import os
 import signal
@@ -35,7 +34,10 @@ from resque_worker.registry import JobRegistry
 from resque_worker.signals import HANDLED, default_handlers
 
 PR_SET_PDEATHSIG = 1
-LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
+# The C library through the interpreter's own symbols: ctypes.util.find_library would
+# import shutil, subprocess, tempfile and random into the zygote, every one of them
+# copied by each fork, and random re-seeds itself in every child (an at-fork hook).
+LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None
 
 
 def run_job(registry: JobRegistry, job_class: type, job: Job, forked: bool) -> Outcome:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.config
 import sys
 import time
 from collections.abc import Mapping
@@ -105,6 +104,9 @@ def dict_config(settings: LogSettings) -> dict[str, Any]:
 
 def apply(settings: LogSettings) -> None:
     """:func:`dict_config`, applied (gunicorn's logger classes call this after their setup)."""
+    import logging.config  # here: it imports logging.handlers, pickle, queue and socketserver,
+    # which the worker's fork server would otherwise carry into every fork
+
     logging.config.dictConfig(dict_config(settings))
 
 
