@@ -4,7 +4,7 @@ The child is forked by the zygote (``zygote.py``) before its job is known: it
 sets itself up (process group, signal handlers, death with the zygote), then
 waits on its socket from the worker for the job (the worker's request,
 ``zygote_wire``). It never talks to Redis for bookkeeping: it runs ``after_fork``
-hooks and the job, writes one JSON outcome to its socket to the zygote, and leaves
+hooks and the job, writes one JSON outcome line back to the worker, and leaves
 with ``os._exit``, as Resque's child leaves with ``exit!``: no atexit handlers, no
 flushing of the zygote's buffers twice. With ``RUN_AT_EXIT_HOOKS`` it leaves as
 Resque's ``exit`` does instead: the atexit handlers run (those the job registered
@@ -57,9 +57,9 @@ def raise_term(signum: int, frame: FrameType | None) -> None:
     raise TermException(signal.Signals(signum).name)
 
 
-def spare_main(job_fd: int, report_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
+def spare_main(job_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
     """Entry point of the forked child: get ready, wait for the job (from the worker, on
-    ``job_fd``), run it, report to the zygote (``report_fd``); never returns. Leaves
+    ``job_fd``), run it, report its outcome back on the same socket; never returns. Leaves
     quietly (status 0, no report) if the worker closes its socket without a job."""
     status = 0
     run_at_exit_hooks = False
@@ -70,11 +70,10 @@ def spare_main(job_fd: int, report_fd: int, registry: JobRegistry, zygote: int) 
         die_with_parent(zygote)
         warm_up()
         request = read_request(job_fd)
-        os.close(job_fd)
         if request is not None:
             run_at_exit_hooks = bool(request.get("run_at_exit_hooks"))
             outcome = run_request(registry, request)
-            write_all(report_fd, outcome.encode())
+            write_all(job_fd, outcome.encode() + b"\n")  # the line's end: the report is whole
     except BaseException:
         status = 70  # could not even report: the parent records a DirtyExit
     finally:

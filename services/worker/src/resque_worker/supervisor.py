@@ -1,9 +1,10 @@
 """The parent's side of one forked job: wait, heartbeat, enforce timeouts, stop on signals.
 
 The child is forked by the zygote (``zygote.py``), which reports its exit over
-the zygote socket. The parent sleeps in ``poll`` on that socket and the signal
-wakeup pipe; timers for the next heartbeat, the job deadline and the kill
-sequence bound each sleep. Stopping a job follows Resque 3.0: without
+the zygote socket; the child writes its outcome on its own socket to the parent.
+The parent sleeps in ``poll`` on both sockets and the signal wakeup pipe;
+timers for the next heartbeat, the job deadline and the kill sequence bound
+each sleep. Stopping a job follows Resque 3.0: without
 ``TERM_CHILD`` the child is killed at once; with it, the child gets
 ``RESQUE_PRE_SHUTDOWN_TIMEOUT`` seconds to finish, then TERM, then KILL after
 ``RESQUE_TERM_TIMEOUT``. Signals go to the child's whole process group (the
@@ -62,10 +63,7 @@ class ChildWatch:
         self.deadline = started + config.job_timeout if config.job_timeout > 0 else None
 
     def wait(self) -> ChildResult:
-        poller = select.poll()
-        for fd in (self.zygote.fileno(), self.flags.wakeup_read):
-            poller.register(fd, select.POLLIN)
-        while (ended := self._child_exit(poller)) is None:
+        while (ended := self._child_exit()) is None:
             pass
         if ended.status is None:  # the group may outlive the zygote and its child
             self._send(signal.SIGKILL)
@@ -74,7 +72,7 @@ class ChildWatch:
             self.for_shutdown,
         )  # fmt: skip
 
-    def _child_exit(self, poller: select.poll) -> ChildExit | None:
+    def _child_exit(self) -> ChildExit | None:
         now = time.monotonic()
         self._act_on_signals(now)
         self._act_on_timers(now)
@@ -82,6 +80,9 @@ class ChildWatch:
         wake_at = min(t for t in timers if t is not None)
         if self.zygote.exit_ready():
             return self.zygote.wait_exit()
+        poller = select.poll()  # the child's socket leaves the set at its end of file
+        for fd in (*self.zygote.filenos(), self.flags.wakeup_read):
+            poller.register(fd, select.POLLIN)
         for fd, _ in poller.poll(max(0.0, wake_at - time.monotonic()) * 1000 + 1):
             if fd == self.flags.wakeup_read:
                 self.flags.drain()

@@ -8,16 +8,16 @@ never redis-py itself (a job module may), so each fork is cheaper.
 It keeps one child forked ahead of time for its worker (see ``zygote_wire`` for
 the messages): a spare (own process group, default signal handlers, signals
 blocked across the fork, ``PR_SET_PDEATHSIG``) that waits on its own socket for
-its one job. The worker gets the other end of that socket and writes the job to
-the spare itself, so neither the fork nor this process is on the job's path. The
-zygote reaps the child and reports its exit status and outcome, then forks the
-next spare while the worker acks that job and reserves the next in Redis (and at
-start, so an idle worker's next job finds one ready). A spare that dies before
-its job is reported the same way and replaced; the worker, finding its socket
-closed, waits for the next. It dies with the worker (``PR_SET_PDEATHSIG``) and
-its children die with it. Signals for the worker that reach it through the
-terminal's process group (Ctrl-C) are ignored: the worker decides what happens
-to the job.
+its one job. The worker gets the other end of that socket, writes the job to the
+spare itself and reads the child's outcome back from it, so neither the fork nor
+this process is on the job's path. The zygote reaps the child and reports its
+exit status, then forks the next spare while the worker acks that job and
+reserves the next in Redis (and at start, so an idle worker's next job finds one
+ready). A spare that dies before its job is reported the same way and replaced;
+the worker, finding its socket closed, waits for the next. It dies with the
+worker (``PR_SET_PDEATHSIG``) and its children die with it. Signals for the
+worker that reach it through the terminal's process group (Ctrl-C) are ignored:
+the worker decides what happens to the job.
 
 The worker forks it at start, before importing redis-py; a replacement is
 started with ``python -m resque_worker.zygote`` (see ``zygote_client``).
@@ -72,68 +72,59 @@ def serve(stream: MessageStream, registry: JobRegistry) -> None:
             if parent_gone(stream, FORK_RETRY_SECONDS):
                 return
             continue
-        ended = reap(spare, stream)
-        if ended is None:
+        status = reap(spare, stream)
+        if status is None:
             spare.discard()
             return
-        status, report = ended
-        report_text = report.decode("utf-8", "replace")
-        stream.send({"pid": spare.pid, "status": status, "report": report_text})
+        stream.send({"pid": spare.pid, "status": status})
 
 
 @dataclass
 class Spare:
-    """A forked child waiting for its job: its pid, a pidfd and the zygote's end of its
-    report socket (its outcome comes back on it)."""
+    """A forked child waiting for its job: its pid and a pidfd."""
 
     pid: int
     pidfd: int
-    sock: socket.socket
 
     def discard(self) -> None:
         """Kill and reap it (the worker has gone: no job will come)."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        self.sock.close()
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
         os.close(self.pidfd)
 
 
 def fork_spare(stream: MessageStream, registry: JobRegistry) -> Spare | None:
-    """Fork a spare child and hand the worker the socket its job goes down; None when
-    it cannot be forked.
+    """Fork a spare child and hand the worker the socket its job goes down (and its
+    report comes back up); None when it cannot be forked.
 
     Every page this process writes between the fork and the hand-over is copied
-    (copy-on-write) into the child, so the job does not pass through here at all:
-    the worker writes it to the child itself."""
-    ours, theirs = socket.socketpair()  # the child's report
-    job_in, job_out = socket.socketpair()  # the worker's end, the child's end
+    (copy-on-write) into the child, so the job does not pass through here at all."""
+    ours, theirs = socket.socketpair()  # the worker's end, the child's end
     zygote = os.getpid()
     try:
         with blocked_signals():  # the child unblocks once its own handlers are set
             pid = os.fork()
             if pid == 0:
-                for unused in (ours, job_in):
-                    unused.close()
+                ours.close()
                 stream.close()
-                spare_main(job_out.detach(), theirs.detach(), registry, zygote)
+                spare_main(theirs.detach(), registry, zygote)
     except OSError:  # out of memory or processes
-        for end in (ours, theirs, job_in, job_out):
-            end.close()
+        ours.close()
+        theirs.close()
         return None
     theirs.close()
-    job_out.close()
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also done by the child; whichever runs first wins
-    spare = Spare(pid, os.pidfd_open(pid), ours)
+    spare = Spare(pid, os.pidfd_open(pid))
     try:
-        stream.send({"spare": pid}, fd=job_in.fileno())
+        stream.send({"spare": pid}, fd=ours.fileno())
     except OSError:
         spare.discard()
         raise
     finally:
-        job_in.close()
+        ours.close()
     return spare
 
 
@@ -148,47 +139,20 @@ def worker_closed(stream: MessageStream) -> bool:
     return not stream.sock.recv(READ_CHUNK)
 
 
-def reap(spare: Spare, stream: MessageStream) -> tuple[int, bytes] | None:
-    """Wait for the spare to exit (its pidfd, not the socket: a grandchild may hold the
-    socket open), collecting its report meanwhile; its waitpid status and report, or
-    None if the worker closed its socket first. Closes the spare's descriptors once
-    it is reaped."""
-    report = bytearray()
-    report_fd = spare.sock.fileno()
-    os.set_blocking(report_fd, False)
+def reap(spare: Spare, stream: MessageStream) -> int | None:
+    """Wait for the child to exit (its pidfd) and reap it: its waitpid status, or None if
+    the worker closed its socket first."""
     poller = select.poll()
-    for fd in (spare.pidfd, report_fd, stream.fileno()):
+    for fd in (spare.pidfd, stream.fileno()):
         poller.register(fd, select.POLLIN)
-    exited = False
-    while not exited:
-        for fd, _ in poller.poll():
-            if fd == spare.pidfd:
-                exited = True
-            elif fd == report_fd:
-                if not read_into(report_fd, report):
-                    poller.unregister(report_fd)
-            elif worker_closed(stream):
-                return None
-    read_into(report_fd, report)
-    _, status = os.waitpid(spare.pid, 0)
-    os.close(spare.pidfd)
-    spare.sock.close()
-    return status, bytes(report)
-
-
-def read_into(fd: int, into: bytearray) -> bool:
-    """Read what is available; False at end of file (a reset counts: a child killed
-    before it read its whole job resets its socket)."""
     while True:
-        try:
-            chunk = os.read(fd, READ_CHUNK)
-        except BlockingIOError:
-            return True
-        except ConnectionResetError:
-            return False
-        if not chunk:
-            return False
-        into += chunk
+        for fd, _ in poller.poll():
+            if fd != spare.pidfd and worker_closed(stream):
+                return None
+            if fd == spare.pidfd:
+                _, status = os.waitpid(spare.pid, 0)
+                os.close(spare.pidfd)
+                return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:

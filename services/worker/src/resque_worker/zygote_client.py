@@ -22,12 +22,12 @@ import select
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from resque_worker import zygote
 from resque_worker.registry import JobRegistry
-from resque_worker.zygote_wire import MessageStream, encode_line
+from resque_worker.zygote_wire import READ_CHUNK, MessageStream, encode_line
 
 log = logging.getLogger("resque_worker")
 
@@ -58,6 +58,43 @@ class Spare:
     sock: socket.socket
 
 
+@dataclass
+class RunningChild:
+    """The child running our job: its outcome line comes back on the job's socket."""
+
+    pid: int
+    sock: socket.socket | None  # None once at end of file
+    wait_for_exit: bool  # RUN_AT_EXIT_HOOKS: the child runs exit handlers after reporting
+    report: bytearray = field(default_factory=bytearray)
+
+    def read(self) -> None:
+        """Take what has arrived (without blocking)."""
+        while self.sock is not None:
+            try:
+                chunk = self.sock.recv(READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:  # reset: it died before it read its whole job
+                chunk = b""
+            if not chunk:
+                self.close()
+                return
+            self.report += chunk
+
+    def reported(self) -> bool:
+        """Its whole outcome line is here (it exits 0 right after: ``child.leave``)."""
+        return self.report.endswith(b"\n")
+
+    def done(self) -> bool:
+        """Its end is known without the zygote's word."""
+        return self.reported() and not self.wait_for_exit
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
 class ZygoteClient:
     def __init__(self, sock: socket.socket, pid: int, registry: JobRegistry, prefix: str) -> None:
         self.stream = MessageStream(sock)
@@ -66,8 +103,8 @@ class ZygoteClient:
         self.prefix = prefix
         self.spare: Spare | None = None  # announced, not yet given a job
         self.fork_error: str | None = None  # the zygote's last word, if it could not fork
-        self.running: int | None = None  # the child running our job
-        self.ended: ChildExit | None = None  # its end, once reported
+        self.running: RunningChild | None = None  # the child running our job
+        self.ended: ChildExit | None = None  # its end, once the zygote reported it
         sock.settimeout(REPLY_TIMEOUT)
 
     @classmethod
@@ -82,8 +119,10 @@ class ZygoteClient:
         theirs.close()
         return cls(ours, pid, registry, procline_prefix)
 
-    def fileno(self) -> int:
-        return self.stream.fileno()
+    def filenos(self) -> list[int]:
+        """What to poll while a job runs: the zygote's socket and the child's."""
+        child = self.running.sock if self.running is not None else None
+        return [self.stream.fileno()] + ([child.fileno()] if child is not None else [])
 
     def start(self, payload: str, title: str, term_child: bool, run_at_exit_hooks: bool) -> int:
         """Hand the job to the zygote's spare child; its pid. Replaces a dead zygote once;
@@ -106,7 +145,8 @@ class ZygoteClient:
                 failed, self.fork_error = self.fork_error, None
                 raise ForkFailed(str(failed))
             if self._hand_over(spare, request):
-                self.running, self.ended = spare.pid, None
+                self.running = RunningChild(spare.pid, spare.sock, run_at_exit_hooks)
+                self.ended = None
                 return spare.pid
             why = f"spare child {spare.pid} died before its job"
         raise ForkFailed(f"no child to run the job: {why}")
@@ -116,7 +156,7 @@ class ZygoteClient:
         could not fork one."""
         if self.pid is None:
             self.respawn()
-        while self.stream.buffered() or select.select([self.stream], [], [], 0)[0]:
+        while self.stream.buffered() or self._readable():
             self._take(self._receive())  # what came while we were busy elsewhere
         while self.spare is None and self.fork_error is None:
             self._take(self._receive())
@@ -129,9 +169,9 @@ class ZygoteClient:
         try:
             spare.sock.sendall(request)
         except OSError:
-            return False
-        finally:
             spare.sock.close()
+            return False
+        spare.sock.setblocking(False)  # its outcome is read as it comes
         return True
 
     def _receive(self) -> dict[str, Any]:
@@ -151,26 +191,42 @@ class ZygoteClient:
             self.spare, self.fork_error = Spare(int(message["spare"]), sock), None
         elif "error" in message:
             self.fork_error = str(message["error"])
-        elif message["pid"] == self.running:
-            self.running = None
-            self.ended = ChildExit(int(message["status"]), str(message.get("report", "")).encode())
+        elif self.running is not None and message["pid"] == self.running.pid:
+            self.ended = ChildExit(int(message["status"]), b"")
+        # else: the end of a spare that died unused, or of a child whose outcome we have
 
     def exit_ready(self) -> bool:
-        """The child's end was read along with an earlier message: do not wait on
-        ``fileno()`` for it."""
-        return self.ended is not None or self.stream.buffered()
+        """The child's end can be taken without waiting on ``filenos()``."""
+        child = self.running
+        return self.stream.buffered() or (child is not None and child.done())
 
     def wait_exit(self) -> ChildExit | None:
-        """The end of the running child, or None if the message read was another (call
-        when ``fileno()`` is readable or ``exit_ready()``)."""
+        """The end of the running child, or None if it has not come yet (call when one of
+        ``filenos()`` is readable or ``exit_ready()``): its whole outcome line, or else
+        the zygote's report of its exit status."""
+        child = self.running
+        if child is None:
+            raise RuntimeError("no job is running")
         try:
-            if self.ended is None:
+            child.read()
+            if not child.done() and (self.stream.buffered() or self._readable()):
                 self._take(self._receive())
         except (OSError, ValueError, KeyError, ZygoteLost) as error:
             self.replace(f"{type(error).__name__}: {error}")
             return ChildExit(None, b"")
-        ended, self.ended = self.ended, None
+        if child.done():
+            ended = ChildExit(0, bytes(child.report))
+        elif self.ended is not None:
+            child.read()  # it has exited: all it wrote is here
+            ended = ChildExit(self.ended.status, bytes(child.report))
+        else:
+            return None
+        child.close()
+        self.running = self.ended = None
         return ended
+
+    def _readable(self) -> bool:
+        return bool(select.select([self.stream], [], [], 0)[0])
 
     def replace(self, why: str) -> None:
         """Kill and reap a dead (or hung) zygote and spawn another (if that fails, the
@@ -211,6 +267,8 @@ class ZygoteClient:
         then leaves) and forget the running child."""
         if self.spare is not None:
             self.spare.sock.close()
+        if self.running is not None:
+            self.running.close()
         self.spare = self.fork_error = self.running = self.ended = None
         self.stream.close()
 

@@ -1,16 +1,19 @@
 """The worker ↔ fork server (zygote) wire: one JSON object per line on a Unix stream socket.
 
-zygote → parent, and nothing the other way (the parent closes the socket to stop it):
+zygote → worker, and nothing the other way (the worker closes the socket to stop it):
 
 - ``{"spare": N}`` with one end of a new socket pair attached (``SCM_RIGHTS``): a
-  child forked ahead of time waits on the other end for its job. The parent writes
-  the job request to it and closes it: ``{"payload": <raw job payload>, "title":
-  <child's process title>, "term_child": bool, "run_at_exit_hooks": bool}``, one
-  line. The job goes from the parent straight to the child, without waking the zygote.
-- ``{"pid": N, "status": <waitpid status>, "report": <the child's outcome JSON>}``
-  once the zygote has reaped child N (the child writes its outcome on its own
-  socket to the zygote, which does not decode it). A spare that died before it got
-  a job ends the same way; the next ``spare`` follows every end.
+  child forked ahead of time waits on the other end for its job. The worker writes
+  the job request to it, one line: ``{"payload": <raw job payload>, "title":
+  <child's process title>, "term_child": bool, "run_at_exit_hooks": bool}``; the
+  child answers on the same socket with its outcome, one line (``Outcome.encode``)
+  written just before it exits. The job and its outcome go between the worker and
+  the child directly, without waking the zygote.
+- ``{"pid": N, "status": <waitpid status>}`` once the zygote has reaped child N. A
+  spare that died before it got a job ends the same way; the next ``spare``
+  follows every end. The worker takes a whole outcome line as the job's end (the
+  child exits 0 right after it) unless ``RUN_AT_EXIT_HOOKS`` has the child run
+  exit handlers first; without a whole line it waits for this message.
 - ``{"error": "..."}`` when no spare could be forked (out of memory or processes);
   the zygote tries again a second later.
 
