@@ -104,3 +104,18 @@ def test_a_child_killed_before_reading_its_job_is_a_dirty_exit_and_the_zygote_li
     ran_in(events, "next")
     worker.signal(signal.SIGQUIT)
     assert worker.wait() == 0
+
+
+def test_a_process_the_job_forks_cannot_report_for_it(
+    spawn_worker: Spawn, resque: Resque, events: Events
+) -> None:
+    """The job's fork inherits the job's socket to the worker; leaving through the job's
+    code, it must not write an outcome there, or the job would end before it has."""
+    worker = spawn_worker()
+    wait_for(lambda: worker.id in resque.workers.ids(), what="registration")
+    resque.enqueue("test", "ForkThenFinish", "forked", 0.5)
+    wait_for(lambda: events.of("finish", tag="forked"), what="the job to finish")
+    wait_for(lambda: resque.stats.processed() == 1, what="the job to be counted")
+    assert resque.failures.count() == 0
+    worker.signal(signal.SIGQUIT)
+    assert worker.wait() == 0

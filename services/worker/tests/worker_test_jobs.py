@@ -66,6 +66,19 @@ class KillSelf:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class ForkThenFinish:
+    """Forks a process that leaves through the job's own code path (SystemExit), waits
+    for it, then finishes: only the job's own outcome may count."""
+
+    @staticmethod
+    def perform(tag: str, seconds: float) -> None:
+        if os.fork() == 0:
+            sys.exit(0)
+        os.wait()
+        time.sleep(seconds)
+        event("finish", tag=tag)
+
+
 def parent_of(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm)": state, ppid

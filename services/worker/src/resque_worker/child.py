@@ -72,7 +72,10 @@ def spare_main(job_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
         request = read_request(job_fd)
         if request is not None:
             run_at_exit_hooks = bool(request.get("run_at_exit_hooks"))
+            me = os.getpid()
             outcome = run_request(registry, request)
+            if os.getpid() != me:  # a process the job forked, leaving through the job's code
+                os._exit(status)
             write_all(job_fd, outcome.encode() + b"\n")  # the line's end: the report is whole
     except BaseException:
         status = 70  # could not even report: the parent records a DirtyExit

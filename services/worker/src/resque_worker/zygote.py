@@ -33,8 +33,9 @@ import select
 import signal
 import socket
 import sys
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from resque_proto import job_hooks as hooks
 from resque_worker.child import die_with_parent, spare_main
@@ -45,6 +46,8 @@ from resque_worker.zygote_wire import READ_CHUNK, MessageStream
 
 IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 FORK_RETRY_SECONDS = 1.0  # after a failed fork (out of memory or processes)
+QUICK_DEATH_SECONDS = 0.05  # a child that failed this soon after its fork died starting
+QUICK_DEATH_PAUSE_SECONDS = 0.1  # before the next fork after such a death
 
 
 def run(sock: socket.socket, registry: JobRegistry, procline_prefix: str, parent: int) -> int:
@@ -77,6 +80,8 @@ def serve(stream: MessageStream, registry: JobRegistry) -> None:
             spare.discard()
             return
         stream.send({"pid": spare.pid, "status": status})
+        if spare.died_starting(status) and parent_gone(stream, QUICK_DEATH_PAUSE_SECONDS):
+            return
 
 
 @dataclass
@@ -85,6 +90,12 @@ class Spare:
 
     pid: int
     pidfd: int
+    forked_at: float = field(default_factory=time.monotonic)
+
+    def died_starting(self, status: int) -> bool:
+        """It failed right after its fork (killed, out of memory): the next fork waits a
+        little, so spares that cannot start do not make the zygote fork in a loop."""
+        return status != 0 and time.monotonic() - self.forked_at < QUICK_DEATH_SECONDS
 
     def discard(self) -> None:
         """Kill and reap it (the worker has gone: no job will come)."""

@@ -212,8 +212,9 @@ class ZygoteClient:
             if not child.done() and (self.stream.buffered() or self._readable()):
                 self._take(self._receive())
         except (OSError, ValueError, KeyError, ZygoteLost) as error:
+            report = bytes(child.report)  # what the child said before its zygote died
             self.replace(f"{type(error).__name__}: {error}")
-            return ChildExit(None, b"")
+            return ChildExit(None, report)
         if child.done():
             ended = ChildExit(0, bytes(child.report))
         elif self.ended is not None:
@@ -226,7 +227,9 @@ class ZygoteClient:
         return ended
 
     def _readable(self) -> bool:
-        return bool(select.select([self.stream], [], [], 0)[0])
+        poller = select.poll()  # not select(): descriptors above 1024 are allowed
+        poller.register(self.stream.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
     def replace(self, why: str) -> None:
         """Kill and reap a dead (or hung) zygote and spawn another (if that fails, the
