@@ -125,8 +125,8 @@ class ZygoteClient:
         return [self.stream.fileno()] + ([child.fileno()] if child is not None else [])
 
     def start(self, payload: str, title: str, term_child: bool, run_at_exit_hooks: bool) -> int:
-        """Hand the job to the zygote's spare child; its pid. Replaces a dead zygote once;
-        a spare that died while it waited is skipped for the next."""
+        """Hand the job to the zygote's spare child; its pid. A dead zygote is replaced and
+        a spare that died while it waited is skipped, up to ``START_ATTEMPTS`` tries."""
         request = encode_line({
             "payload": payload,
             "title": title,
