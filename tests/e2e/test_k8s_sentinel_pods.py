@@ -339,9 +339,22 @@ def test_k8s_ha_losing_the_primary_pod_promotes_another_and_it_rejoins_as_replic
     wait_for(lambda: pods.primary() == promoted, timeout=30, what="all three Sentinels to agree")
 
 
+def sees_the_primary_up(pods: Pods, ordinal: int) -> bool:
+    """This Sentinel's view of the primary is what the preStop hook asks of one it turns
+    to: flags "master" alone (not "master,disconnected" while its link reconnects)."""
+    try:
+        master: Any = pods.sentinel(ordinal).sentinel_master(MASTER)
+    except (redis.RedisError, KeyError, TypeError):
+        return False
+    return str(master.get("flags")) == "master"
+
+
 def test_k8s_ha_prestop_hands_the_primary_role_over(pods: Pods) -> None:
     primary = wait_for(pods.primary, timeout=30, what="the Sentinels to agree")
     ordinal = int(str(primary).split(".")[0].removeprefix("redis-"))
+    others = [n for n in range(3) if n != ordinal]
+    wait_for(lambda: all(sees_the_primary_up(pods, n) for n in others), timeout=30,
+             what="the other pods' Sentinels to see the primary up")  # fmt: skip
     pre_stop = pods.container_spec("redis")["lifecycle"]["preStop"]["exec"]["command"]
     result = pods.container(ordinal, "redis").exec_run(pre_stop, demux=True)
     assert result.exit_code == 0, result.output
