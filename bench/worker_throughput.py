@@ -100,34 +100,33 @@ def ours(url: str, workers: int, fork: bool, statuses: bool | None = None) -> fl
     """Jobs/s. ``statuses`` None: Ruby-shaped jobs (no id). True/False: jobs with ids,
     with the workers writing their statuses (docs/protocol.md section 9) or not
     (``RESQUE_STATUS_TTL=0``): the difference is the cost of job status alone."""
+    ttl = {} if statuses is None else {"RESQUE_STATUS_TTL": "86400" if statuses else "0"}
+    return JOBS / drain(url, workers, fork, JOBS, statuses is not None, **ttl)
+
+
+def drain(url: str, workers: int, fork: bool, jobs: int, ids: bool, **env: str) -> float:
+    """Seconds for fresh idle workers to run ``jobs`` no-op jobs enqueued at once (with
+    job ids or not); the workers are stopped before it returns."""
     resque = Resque(connect(url), status_ttl=0)
     resque.redis.flushall()
-    ttl = {} if statuses is None else {"RESQUE_STATUS_TTL": "86400" if statuses else "0"}
-    processes = our_workers(url, workers, fork, **ttl)
+    processes = our_workers(url, workers, fork, **env)
     try:
         began = time.perf_counter()
-        resque.enqueue_many([(QUEUE, "Noop", [])] * JOBS, metadata=statuses is not None)
-        wait_until(lambda: resque.stats.processed() >= JOBS)
+        if jobs:
+            resque.enqueue_many([(QUEUE, "Noop", [])] * jobs, metadata=ids)
+            wait_until(lambda: resque.stats.processed() >= jobs)
         elapsed = time.perf_counter() - began
     finally:
         stop(processes)
     assert resque.failures.count() == 0, "benchmark jobs failed"
-    return JOBS / elapsed
+    return elapsed
 
 
 def tree_usage(url: str, fork: bool, jobs: int) -> tuple[float, int]:
     """(CPU seconds, voluntary context switches) of one worker and all its descendants,
     from its start to its exit, having run ``jobs`` no-op jobs."""
-    resque = Resque(connect(url), status_ttl=0)
-    resque.redis.flushall()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    processes = our_workers(url, 1, fork)
-    try:
-        if jobs:
-            resque.enqueue_many([(QUEUE, "Noop", [])] * jobs, metadata=False)
-            wait_until(lambda: resque.stats.processed() >= jobs)
-    finally:
-        stop(processes)
+    drain(url, 1, fork, jobs, ids=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return cpu, after.ru_nvcsw - before.ru_nvcsw

@@ -27,11 +27,12 @@ from typing import NoReturn
 import setproctitle
 
 from resque_proto import job_hooks as hooks
-from resque_proto.payload import Job, decode_payload
+from resque_proto.payload import Job, decode_payload, encode_payload
 from resque_worker.errors import TermException
 from resque_worker.outcome import SUCCESS, Outcome
 from resque_worker.registry import JobRegistry
 from resque_worker.signals import HANDLED, default_handlers
+from resque_worker.zygote_wire import encode_line
 
 PR_SET_PDEATHSIG = 1
 # The C library through the interpreter's own symbols: ctypes.util.find_library would
@@ -84,10 +85,12 @@ def spare_main(job_fd: int, registry: JobRegistry, zygote: int) -> NoReturn:
 
 
 # A request as the worker sends it (zygote_wire), for warm_up.
-SAMPLE_REQUEST = (
-    b'{"payload":"{\\"class\\":\\"Warm\\",\\"args\\":[1,1.5,\\"s\\",null,true,'
-    b'{\\"k\\":[]}],\\"id\\":\\"x\\"}","title":"t","term_child":false,"run_at_exit_hooks":false}\n'
-)
+SAMPLE_REQUEST = encode_line({
+    "payload": encode_payload("Warm", [1, 1.5, "s", None, True, {"k": []}], {"id": "x"}),
+    "title": "t",
+    "term_child": False,
+    "run_at_exit_hooks": False,
+})  # fmt: skip
 
 
 def warm_up() -> None:

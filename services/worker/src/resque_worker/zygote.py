@@ -158,12 +158,12 @@ def reap(spare: Spare, stream: MessageStream) -> int | None:
         poller.register(fd, select.POLLIN)
     while True:
         for fd, _ in poller.poll():
-            if fd != spare.pidfd and worker_closed(stream):
-                return None
             if fd == spare.pidfd:
                 _, status = os.waitpid(spare.pid, 0)
                 os.close(spare.pidfd)
                 return status
+            if worker_closed(stream):
+                return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
