@@ -1,12 +1,16 @@
-"""The zygote wire: a spare's socket travels with its message, in order, close-on-exec."""
+"""The zygote wire: a spare's socket travels with its message, in order, close-on-exec;
+and a zygote that cannot fork says so on it."""
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 
 import pytest
 
+from resque_worker import zygote
+from resque_worker.registry import JobRegistry
 from resque_worker.zygote_wire import MessageStream
 
 
@@ -30,3 +34,20 @@ def test_each_spare_message_carries_its_own_socket_in_order() -> None:
     zygote.close()
     assert worker.receive() is None
     worker.close()
+
+
+def test_a_zygote_that_cannot_fork_says_so_and_stops_when_the_worker_leaves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out of memory or processes: an error message, no fork loop, and a worker that goes
+    away meanwhile is noticed without waiting for the next attempt."""
+    attempts: list[float] = []
+    monkeypatch.setattr(zygote, "fork_spare", lambda stream, registry: attempts.append(1))
+    zygote_end, worker_end = socket.socketpair()
+    serving = threading.Thread(target=zygote.serve, args=(MessageStream(zygote_end), JobRegistry()))
+    serving.start()
+    worker = MessageStream(worker_end)
+    assert worker.receive() == {"error": "cannot fork: out of memory or processes"}
+    worker.close()
+    serving.join(timeout=zygote.FORK_RETRY_SECONDS / 2)
+    assert not serving.is_alive() and attempts == [1]

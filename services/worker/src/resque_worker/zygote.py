@@ -5,16 +5,18 @@ tables are copied). The worker parent holds redis-py, two thirds of its ~31 MB;
 this process imports only the ``RESQUE_JOBS`` modules and the job-running code,
 never redis-py itself (a job module may), so each fork is cheaper.
 
-It keeps one child forked ahead of time for its worker (see ``zygote_wire`` for
-the messages): a spare (own process group, default signal handlers, signals
-blocked across the fork, ``PR_SET_PDEATHSIG``) that waits on its own socket for
-its one job. The worker gets the other end of that socket, writes the job to the
-spare itself and reads the child's outcome back from it, so neither the fork nor
-this process is on the job's path. The zygote reaps the child and reports its
-exit status, then forks the next spare while the worker acks that job and
-reserves the next in Redis (and at start, so an idle worker's next job finds one
-ready). A spare that dies before its job is reported the same way and replaced;
-the worker, finding its socket closed, waits for the next. It dies with the
+It keeps two children forked ahead of time for its worker (see ``zygote_wire``
+for the messages): spares (own process group, default signal handlers, signals
+blocked across the fork, ``PR_SET_PDEATHSIG``) that each wait on their own socket
+for their one job. The worker gets the other end of each socket, writes the job
+to the oldest spare itself and reads the child's outcome back from it, so neither
+the fork nor this process is on the job's path. Two, because then the next
+job's spare is ready while a job runs: the zygote reaps each child and reports
+its exit status, then forks a replacement while the worker acks that job,
+reserves the next and hands it to the other spare (on two cores the fork and the
+next job run side by side; with one spare the next job waited for that fork). A
+spare that dies before its job is reported the same way and replaced; the
+worker, finding its socket closed, takes the next. It dies with the
 worker (``PR_SET_PDEATHSIG``) and its children die with it. Signals for the
 worker that reach it through the terminal's process group (Ctrl-C) are ignored:
 the worker decides what happens to the job.
@@ -45,6 +47,7 @@ from resque_worker.signals import blocked_signals
 from resque_worker.zygote_wire import READ_CHUNK, MessageStream
 
 IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+CHILDREN = 2  # alive at once: the one running a job and the spare ready for the next
 FORK_RETRY_SECONDS = 1.0  # after a failed fork (out of memory or processes)
 QUICK_DEATH_SECONDS = 0.05  # a child that failed this soon after its fork died starting
 QUICK_DEATH_PAUSE_SECONDS = 0.1  # before the next fork after such a death
@@ -67,21 +70,31 @@ def run(sock: socket.socket, registry: JobRegistry, procline_prefix: str, parent
 
 
 def serve(stream: MessageStream, registry: JobRegistry) -> None:
-    """Keep a spare ready and report each child's end, until the worker closes the socket."""
-    while True:
-        spare = fork_spare(stream, registry)
-        if spare is None:
-            stream.send({"error": "cannot fork: out of memory or processes"})
-            if parent_gone(stream, FORK_RETRY_SECONDS):
+    """Keep ``CHILDREN`` children alive and report each one's end, until the worker closes
+    the socket. Forks wait ``fork_after`` (a second after a failed fork, a tenth after a
+    child that died as it started)."""
+    children: dict[int, Spare] = {}  # by pidfd
+    fork_after = 0.0
+    try:
+        while True:
+            if len(children) < CHILDREN and time.monotonic() >= fork_after:
+                spare = fork_spare(stream, registry)
+                if spare is not None:
+                    children[spare.pidfd] = spare
+                    continue
+                stream.send({"error": "cannot fork: out of memory or processes"})
+                fork_after = time.monotonic() + FORK_RETRY_SECONDS
+            wait = None if len(children) == CHILDREN else fork_after - time.monotonic()
+            ended = reap(children, stream, wait)
+            if ended is None:
                 return
-            continue
-        status = reap(spare, stream)
-        if status is None:
+            for spare, status in ended:
+                stream.send({"pid": spare.pid, "status": status})
+                if spare.died_starting(status):
+                    fork_after = time.monotonic() + QUICK_DEATH_PAUSE_SECONDS
+    finally:
+        for spare in children.values():
             spare.discard()
-            return
-        stream.send({"pid": spare.pid, "status": status})
-        if spare.died_starting(status) and parent_gone(stream, QUICK_DEATH_PAUSE_SECONDS):
-            return
 
 
 @dataclass
@@ -139,31 +152,32 @@ def fork_spare(stream: MessageStream, registry: JobRegistry) -> Spare | None:
     return spare
 
 
-def parent_gone(stream: MessageStream, timeout: float) -> bool:
-    """Wait up to ``timeout`` seconds; True if the worker closed its socket meanwhile."""
-    return bool(select.select([stream], [], [], timeout)[0]) and worker_closed(stream)
-
-
 def worker_closed(stream: MessageStream) -> bool:
     """Call when the worker's socket is readable: True at end of file. The worker
     sends nothing, so anything else read is dropped."""
     return not stream.sock.recv(READ_CHUNK)
 
 
-def reap(spare: Spare, stream: MessageStream) -> int | None:
-    """Wait for the child to exit (its pidfd) and reap it: its waitpid status, or None if
-    the worker closed its socket first."""
+def reap(
+    children: dict[int, Spare], stream: MessageStream, timeout: float | None
+) -> list[tuple[Spare, int]] | None:
+    """Wait up to ``timeout`` seconds (None: no limit) for children to exit (their
+    pidfds) and reap them: each with its waitpid status; None if the worker closed its
+    socket first."""
     poller = select.poll()
-    for fd in (spare.pidfd, stream.fileno()):
+    for fd in (*children, stream.fileno()):
         poller.register(fd, select.POLLIN)
-    while True:
-        for fd, _ in poller.poll():
-            if fd == spare.pidfd:
-                _, status = os.waitpid(spare.pid, 0)
-                os.close(spare.pidfd)
-                return status
-            if worker_closed(stream):
-                return None
+    ready = poller.poll(None if timeout is None else max(0, round(timeout * 1000)))
+    if any(fd == stream.fileno() for fd, _ in ready) and worker_closed(stream):
+        return None
+    ended = []
+    for fd, _ in ready:
+        if fd in children:
+            spare = children.pop(fd)
+            _, status = os.waitpid(spare.pid, 0)
+            os.close(spare.pidfd)
+            ended.append((spare, status))
+    return ended
 
 
 def main(argv: Sequence[str] | None = None) -> int:

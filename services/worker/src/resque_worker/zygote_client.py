@@ -22,6 +22,7 @@ import select
 import signal
 import socket
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -101,7 +102,7 @@ class ZygoteClient:
         self.pid: int | None = pid
         self.registry = registry
         self.prefix = prefix
-        self.spare: Spare | None = None  # announced, not yet given a job
+        self.spares: deque[Spare] = deque()  # announced, not yet given a job, oldest first
         self.fork_error: str | None = None  # the zygote's last word, if it could not fork
         self.running: RunningChild | None = None  # the child running our job
         self.ended: ChildExit | None = None  # its end, once the zygote reported it
@@ -152,16 +153,15 @@ class ZygoteClient:
         raise ForkFailed(f"no child to run the job: {why}")
 
     def _next_spare(self) -> Spare | None:
-        """The latest spare announced (waiting for one if need be); None if the zygote
+        """The oldest spare announced (waiting for one if need be); None if the zygote
         could not fork one."""
         if self.pid is None:
             self.respawn()
         while self.stream.buffered() or self._readable():
             self._take(self._receive())  # what came while we were busy elsewhere
-        while self.spare is None and self.fork_error is None:
+        while not self.spares and self.fork_error is None:
             self._take(self._receive())
-        spare, self.spare = self.spare, None
-        return spare
+        return self.spares.popleft() if self.spares else None
 
     @staticmethod
     def _hand_over(spare: Spare, request: bytes) -> bool:
@@ -182,18 +182,24 @@ class ZygoteClient:
 
     def _take(self, message: dict[str, Any]) -> None:
         """Note a message from the zygote: a new spare, a failed fork or a child's end
-        (only our job's matters: a spare that died unused needs nothing)."""
+        (our job's, a spare's that died unused, or one's whose outcome we have)."""
         if "spare" in message:
-            if self.spare is not None:
-                self.spare.sock.close()
             sock = socket.socket(fileno=self.stream.take_fd())
             sock.settimeout(REPLY_TIMEOUT)
-            self.spare, self.fork_error = Spare(int(message["spare"]), sock), None
+            self.spares.append(Spare(int(message["spare"]), sock))
+            self.fork_error = None
         elif "error" in message:
             self.fork_error = str(message["error"])
         elif self.running is not None and message["pid"] == self.running.pid:
             self.ended = ChildExit(int(message["status"]), b"")
-        # else: the end of a spare that died unused, or of a child whose outcome we have
+        else:
+            self._drop_spare(int(message["pid"]))
+
+    def _drop_spare(self, pid: int) -> None:
+        """Forget a spare that died before its job (if it is one of ours)."""
+        for spare in [s for s in self.spares if s.pid == pid]:
+            spare.sock.close()
+            self.spares.remove(spare)
 
     def exit_ready(self) -> bool:
         """The child's end can be taken without waiting on ``filenos()``."""
@@ -268,11 +274,11 @@ class ZygoteClient:
     def _forget(self) -> None:
         """Close our ends of the zygote's socket and of the spare's (a waiting spare
         then leaves) and forget the running child."""
-        if self.spare is not None:
-            self.spare.sock.close()
+        while self.spares:
+            self.spares.popleft().sock.close()
         if self.running is not None:
             self.running.close()
-        self.spare = self.fork_error = self.running = self.ended = None
+        self.fork_error = self.running = self.ended = None
         self.stream.close()
 
     def close(self) -> None:

@@ -10,11 +10,12 @@ zygote → worker, and nothing the other way (the worker closes the socket to st
   written just before it exits. The job and its outcome go between the worker and
   the child directly, without waking the zygote.
 - ``{"pid": N, "status": <waitpid status>}`` once the zygote has reaped child N. A
-  spare that died before it got a job ends the same way; the next ``spare`` (or
-  an ``error``) follows every end, after a tenth of a second if the child died
-  as it started. The worker takes a whole outcome line as the job's end (the
-  child exits 0 right after it) unless ``RUN_AT_EXIT_HOOKS`` has the child run
-  exit handlers first; without a whole line it waits for this message.
+  spare that died before it got a job ends the same way. The zygote keeps two
+  children alive: a replacement ``spare`` (or an ``error``) follows every end,
+  after a tenth of a second if the child died as it started. The worker takes a
+  whole outcome line as the job's end (the child exits 0 right after it) unless
+  ``RUN_AT_EXIT_HOOKS`` has the child run exit handlers first; without a whole
+  line it waits for this message.
 - ``{"error": "..."}`` when no spare could be forked (out of memory or processes);
   the zygote tries again a second later.
 
