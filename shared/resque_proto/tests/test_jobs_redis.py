@@ -4,6 +4,7 @@ import pytest
 import redis
 
 from resque_proto import Resque, ValidationError, connect
+from resque_proto.jobs import RetryLater
 from resque_proto.payload import decode_payload
 from resque_proto.text import text
 
@@ -172,3 +173,33 @@ def test_non_utf8_bytes_survive_a_write_from_str(redis_url: str) -> None:
     client = connect(redis_url)
     client.rpush("resque:queue:raw", b"\xff\xfe bytes".decode("utf-8", "surrogateescape"))
     assert client.lrange("resque:queue:raw", 0, -1) == [b"\xff\xfe bytes"]
+
+
+def test_the_worker_scripts_build_the_key_names_keys_gives(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    """The reserve and finish scripts build their key names from the namespace and the
+    worker id (their arguments are fewer that way): every key they write is Keys'."""
+    resque = Resque(connect(redis_url), namespace="staging", status_ttl=60)
+    keys, worker = resque.keys, "host:7:q"
+    resque.enqueue_many([("q", "A", [1]), ("q", "A", [2])])
+    first = resque.jobs.reserve(worker, ["q"])
+    assert first is not None
+    assert redis_client.exists(keys.inflight(worker), keys.worker(worker)) == 2
+    status = resque.jobs.status_of("q", first.payload, "failed")
+    assert status is not None
+    done, second = resque.jobs.finish_then_reserve(
+        worker, first, 0.01, '{"failed_at":"x"}', status=status,
+        retry=RetryLater(1_900_000_000, '{"class":"A","args":[1]}'), queues=["q"],
+    )  # fmt: skip
+    assert done and second is not None
+    assert resque.jobs.finish(worker, second, 0.02) is True
+    job_ids = [j.extras["id"] for j in map(decode_payload, (first.payload, second.payload))]
+    assert {text(k) for k in redis_client.keys("*")} == {
+        keys.queues, keys.failed, keys.stat("processed"), keys.stat("processed", worker),
+        keys.stat("failed"), keys.stat("failed", worker), keys.durations("q"), keys.retries,
+        keys.delayed_schedule, keys.delayed(1_900_000_000),
+        keys.delayed_timestamps('{"class":"A","args":[1]}'),
+        *(keys.status(job_id) for job_id in job_ids),
+    }  # fmt: skip
+    assert resque.stats.processed(worker) == 2 and resque.stats.failed(worker) == 1

@@ -41,27 +41,31 @@ local function expect(key, kind)
   end
 end
 """
+# The worker's scripts take the namespace prefix ("<ns>:") and the worker id and build
+# their key names from them (as Keys does; a test compares the two), rather than taking
+# every key as KEYS: the hot call then packs 17 arguments instead of 34, and the
+# payload once. redis-py's packing of the longer call was a tenth of the in-process
+# worker's CPU per job (docs/benchmarks.md).
 RESERVE_LUA = (
     STATUS_LUA
     + """
--- KEYS[1] in-flight list, KEYS[2] worker:<id>, KEYS[3..] queue:<q> in priority order
--- ARGV[1] run_at (UTC), ARGV[2] namespace prefix "<ns>:", ARGV[3] worker id,
--- ARGV[4] status expiry (s, 0 = none), ARGV[5..] queue names matching KEYS[3..]
-local prefix = ARGV[2]
-for i = 3, #KEYS do
-  local name = ARGV[i + 2]
+-- ARGV[1] namespace prefix "<ns>:", ARGV[2] worker id, ARGV[3] status expiry (s, 0 =
+-- none), ARGV[4] run_at (UTC), ARGV[5..] queue names in priority order
+local prefix, worker = ARGV[1], ARGV[2]
+for i = 5, #ARGV do
+  local name = ARGV[i]
   if redis.call('EXISTS', prefix .. 'pause:queue:' .. name) == 0 then
-    local payload = redis.call('LPOP', KEYS[i])
+    local payload = redis.call('LPOP', prefix .. 'queue:' .. name)
     if payload then
       local ok, job = pcall(cjson.decode, payload)
       local embedded = payload
       if not ok then embedded = cjson.encode(payload) end
-      redis.call('RPUSH', KEYS[1], name .. '\\n' .. payload)
-      redis.call('SET', KEYS[2], '{"queue":' .. cjson.encode(name) .. ',"run_at":"' ..
-        ARGV[1] .. '","payload":' .. embedded .. '}')
+      redis.call('RPUSH', prefix .. 'pyresque:inflight:' .. worker, name .. '\\n' .. payload)
+      redis.call('SET', prefix .. 'worker:' .. worker, '{"queue":' .. cjson.encode(name) ..
+        ',"run_at":"' .. ARGV[4] .. '","payload":' .. embedded .. '}')
       if ok then
-        write_status(prefix, tonumber(ARGV[4]), job, name, 'running',
-          {worker = ARGV[3], started_at = now_epoch()})
+        write_status(prefix, tonumber(ARGV[3]), job, name, 'running',
+          {worker = worker, started_at = now_epoch()})
       end
       return {name, payload}
     end
@@ -74,43 +78,50 @@ return false
 FINISH_LUA = (
     TYPE_GUARD_LUA
     + """
--- KEYS: in-flight, worker:<id>, stat:processed, stat:processed:<id>, redeliveries,
---       duration hash, failed, stat:failed, stat:failed:<id>, status, retries hash,
---       delayed_queue_schedule, delayed:<ts>, timestamps:<retry payload>
--- ARGV: entry, payload, bucket field, duration, failure record ('' if none),
---       status JSON ('' for none), status expiry, retry timestamp ('' for no retry),
---       retry payload, queue
-expect(KEYS[1], 'list')
-for _, k in ipairs({3, 4, 8, 9}) do expect(KEYS[k], 'string') end
-for _, k in ipairs({5, 6, 11}) do expect(KEYS[k], 'hash') end
-expect(KEYS[7], 'list')
-local retry = ARGV[8] ~= ''
+-- ARGV[1] namespace prefix "<ns>:", ARGV[2] worker id, ARGV[3] status expiry (s),
+-- ARGV[4] queue, ARGV[5] payload, ARGV[6] histogram bucket field, ARGV[7] duration,
+-- ARGV[8] failure record ('' if none), ARGV[9] job id ('' for no status),
+-- ARGV[10] status JSON, ARGV[11] retry timestamp ('' for no retry), ARGV[12] retry payload
+local prefix, worker, queue, payload = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local ours = prefix .. 'pyresque:'
+local inflight, durations = ours .. 'inflight:' .. worker, ours .. 'duration:' .. queue
+local processed, failed = prefix .. 'stat:processed', prefix .. 'stat:failed'
+local retry_at, retry_payload = ARGV[11], ARGV[12]
+local retry = retry_at ~= ''
+expect(inflight, 'list')
+for _, k in ipairs({processed, processed .. ':' .. worker, failed, failed .. ':' .. worker}) do
+  expect(k, 'string')
+end
+for _, k in ipairs({ours .. 'redeliveries', durations, ours .. 'retries'}) do
+  expect(k, 'hash')
+end
+expect(prefix .. 'failed', 'list')
 if retry then
-  expect(KEYS[12], 'zset')
-  expect(KEYS[13], 'list')
-  expect(KEYS[14], 'set')
+  expect(prefix .. 'delayed_queue_schedule', 'zset')
+  expect(prefix .. 'delayed:' .. retry_at, 'list')
+  expect(prefix .. 'timestamps:' .. retry_payload, 'set')
 end
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[2])
-redis.call('INCR', KEYS[3])
-redis.call('INCR', KEYS[4])
-redis.call('HDEL', KEYS[5], ARGV[2])
-redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
-redis.call('HINCRBYFLOAT', KEYS[6], 'sum', ARGV[4])
-redis.call('HINCRBY', KEYS[6], 'count', 1)
+if redis.call('LREM', inflight, 1, queue .. '\\n' .. payload) == 0 then return 0 end
+redis.call('DEL', prefix .. 'worker:' .. worker)
+redis.call('INCR', processed)
+redis.call('INCR', processed .. ':' .. worker)
+redis.call('HDEL', ours .. 'redeliveries', payload)
+redis.call('HINCRBY', durations, ARGV[6], 1)
+redis.call('HINCRBYFLOAT', durations, 'sum', ARGV[7])
+redis.call('HINCRBY', durations, 'count', 1)
 if retry then
-  redis.call('RPUSH', KEYS[13], ARGV[9])
-  redis.call('SADD', KEYS[14], 'delayed:' .. ARGV[8])
-  redis.call('ZADD', KEYS[12], ARGV[8], ARGV[8])
-  redis.call('HINCRBY', KEYS[11], ARGV[10], 1)
+  redis.call('RPUSH', prefix .. 'delayed:' .. retry_at, retry_payload)
+  redis.call('SADD', prefix .. 'timestamps:' .. retry_payload, 'delayed:' .. retry_at)
+  redis.call('ZADD', prefix .. 'delayed_queue_schedule', retry_at, retry_at)
+  redis.call('HINCRBY', ours .. 'retries', queue, 1)
 end
-if ARGV[5] ~= '' or retry then
-  if ARGV[5] ~= '' then redis.call('RPUSH', KEYS[7], ARGV[5]) end
-  redis.call('INCR', KEYS[8])
-  redis.call('INCR', KEYS[9])
+if ARGV[8] ~= '' or retry then
+  if ARGV[8] ~= '' then redis.call('RPUSH', prefix .. 'failed', ARGV[8]) end
+  redis.call('INCR', failed)
+  redis.call('INCR', failed .. ':' .. worker)
 end
-if ARGV[6] ~= '' and tonumber(ARGV[7]) > 0 then
-  redis.call('SET', KEYS[10], ARGV[6], 'EX', ARGV[7])
+if ARGV[9] ~= '' and tonumber(ARGV[3]) > 0 then
+  redis.call('SET', ours .. 'status:' .. ARGV[9], ARGV[10], 'EX', ARGV[3])
 end
 return 1
 """
@@ -118,27 +129,25 @@ return 1
 
 # The worker's hot path: ack the job it ran and reserve its next one in one round trip.
 # FINISH_LUA and RESERVE_LUA run unchanged, one after the other, as local functions
-# whose KEYS/ARGV parameters shadow the globals; the call's KEYS and ARGV are the
-# finish's (14 keys, 10 args) followed by the reserve's. Returns {finished (0/1)}
-# plus queue and payload when a job was reserved.
+# whose ARGV parameter shadows the global; the call's ARGV is the finish's 12 followed
+# by the reserve's run_at and queue names (the reserve's first three, prefix, worker id
+# and status expiry, are the finish's). Returns {finished (0/1)} plus queue and payload
+# when a job was reserved.
 FINISH_THEN_RESERVE_LUA = (
     TYPE_GUARD_LUA
     + STATUS_LUA
-    + "local function finish(KEYS, ARGV)\n"
+    + "local function finish(ARGV)\n"
     + FINISH_LUA.removeprefix(TYPE_GUARD_LUA)
-    + "\nend\nlocal function reserve(KEYS, ARGV)\n"
+    + "\nend\nlocal function reserve(ARGV)\n"
     + RESERVE_LUA.removeprefix(STATUS_LUA)
     + """
 end
-local finish_keys, finish_args, reserve_keys, reserve_args = {}, {}, {}, {}
-for i = 1, #KEYS do
-  if i <= 14 then finish_keys[i] = KEYS[i] else reserve_keys[i - 14] = KEYS[i] end
-end
+local finish_args, reserve_args = {}, {ARGV[1], ARGV[2], ARGV[3]}
 for i = 1, #ARGV do
-  if i <= 10 then finish_args[i] = ARGV[i] else reserve_args[i - 10] = ARGV[i] end
+  if i <= 12 then finish_args[i] = ARGV[i] else reserve_args[i - 9] = ARGV[i] end
 end
-local finished = finish(finish_keys, finish_args)
-local found = reserve(reserve_keys, reserve_args)
+local finished = finish(finish_args)
+local found = reserve(reserve_args)
 if found then return {finished, found[1], found[2]} end
 return {finished}
 """
@@ -198,6 +207,7 @@ class Jobs:
     def __init__(self, client: redis.Redis, keys: Keys, status_ttl: int = 0) -> None:
         self.redis = client
         self.keys = keys
+        self.prefix = keys.namespace + ":"  # the worker scripts build their key names on it
         self.status_ttl = status_ttl
         self._reserve = client.register_script(RESERVE_LUA)
         self._finish = client.register_script(FINISH_LUA)
@@ -284,22 +294,12 @@ class Jobs:
         hands (and mark it running)."""
         if not queues:
             return None
-        keys, args = self._reserve_call(worker_id, queues)
-        found = self._reserve(keys=keys, args=args)
+        found = self._reserve(args=[self.prefix, worker_id, self.status_ttl, timefmt.run_at(),
+                                    *queues])  # fmt: skip
         if not found:
             return None
         queue, payload = texts(found)
         return Reserved(queue=queue, payload=payload)
-
-    def _reserve_call(
-        self, worker_id: str, queues: Sequence[str]
-    ) -> tuple[list[str], list[str | int]]:
-        keys = [self.keys.inflight(worker_id), self.keys.worker(worker_id)]
-        keys += [self.keys.queue(q) for q in queues]
-        args: list[str | int] = [
-            timefmt.run_at(), self.keys.namespace + ":", worker_id, self.status_ttl, *queues
-        ]  # fmt: skip
-        return keys, args
 
     def finish(
         self,
@@ -313,8 +313,8 @@ class Jobs:
     ) -> bool:
         """Ack: count the job processed (and failed, with its record, or rescheduled for a
         retry), store its status; False if already done."""
-        keys, args = self._finish_call(worker_id, job, duration, failure_record, status, retry)
-        return bool(self._finish(keys=keys, args=args))
+        args = self._finish_args(worker_id, job, duration, failure_record, status, retry)
+        return bool(self._finish(args=args))
 
     def finish_then_reserve(
         self,
@@ -332,15 +332,14 @@ class Jobs:
         if not queues:
             return self.finish(worker_id, job, duration, failure_record, status=status,
                                retry=retry), None  # fmt: skip
-        keys, args = self._finish_call(worker_id, job, duration, failure_record, status, retry)
-        reserve_keys, reserve_args = self._reserve_call(worker_id, queues)
-        reply = self._finish_then_reserve(keys=keys + reserve_keys, args=args + reserve_args)
+        args = self._finish_args(worker_id, job, duration, failure_record, status, retry)
+        reply = self._finish_then_reserve(args=[*args, timefmt.run_at(), *queues])
         if len(reply) < 3:
             return bool(reply[0]), None
         queue, payload = texts(reply[1:])
         return bool(reply[0]), Reserved(queue=queue, payload=payload)
 
-    def _finish_call(
+    def _finish_args(
         self,
         worker_id: str,
         job: Reserved,
@@ -348,39 +347,22 @@ class Jobs:
         failure_record: str | None,
         status: StatusWrite | None,
         retry: RetryLater | None,
-    ) -> tuple[list[str], list[str | int]]:
-        status_key = self.keys.status(status.job_id) if status else self.keys.status("-")
-        retry_payload = retry.payload if retry else ""
-        retry_at = str(retry.timestamp) if retry else ""
-        keys = [
-            self.keys.inflight(worker_id),
-            self.keys.worker(worker_id),
-            self.keys.stat("processed"),
-            self.keys.stat("processed", worker_id),
-            self.keys.redeliveries,
-            self.keys.durations(job.queue),
-            self.keys.failed,
-            self.keys.stat("failed"),
-            self.keys.stat("failed", worker_id),
-            status_key,
-            self.keys.retries,
-            self.keys.delayed_schedule,
-            self.keys.delayed(retry_at or "-"),
-            self.keys.delayed_timestamps(retry_payload),
-        ]
-        args: list[str | int] = [
-            job.entry,
+    ) -> list[str | int]:
+        """FINISH_LUA's arguments, in its order."""
+        return [
+            self.prefix,
+            worker_id,
+            self.status_ttl,
+            job.queue,
             job.payload,
             bucket_field(duration),
             repr(max(duration, 0.0)),
             failure_record or "",
+            status.job_id if status else "",
             status.body if status else "",
-            self.status_ttl,
-            retry_at,
-            retry_payload,
-            job.queue,
+            str(retry.timestamp) if retry else "",
+            retry.payload if retry else "",
         ]
-        return keys, args
 
     def requeue(self, worker_id: str, job: Reserved) -> bool:
         """Nack: put the job back at the front of its queue; False if not in hand."""
