@@ -219,8 +219,14 @@ def running_children(zygote: int) -> list[int]:
     return found
 
 
-def memory(url: str) -> tuple[float, float, float, float]:
-    """(parent, zygote, child RSS MB, child private MB) with one job running."""
+def private_mb(pid: int) -> float:
+    rollup = f"/proc/{pid}/smaps_rollup"
+    return (kib(rollup, "Private_Clean") + kib(rollup, "Private_Dirty")) / 1024
+
+
+def memory(url: str) -> tuple[float, float, float, float, float]:
+    """(parent, zygote, child RSS MB, child private MB, waiting spare's private MB) with
+    one job running."""
     resque = Resque(connect(url))
     resque.redis.flushall()
     [process] = our_workers(url, 1, fork=True)
@@ -231,11 +237,11 @@ def memory(url: str) -> tuple[float, float, float, float]:
         [child] = running_children(zygote)
         time.sleep(0.3)
         rss = [kib(f"/proc/{pid}/status", "VmRSS") for pid in (process.pid, zygote, child)]
-        rollup = f"/proc/{child}/smaps_rollup"
-        private = kib(rollup, "Private_Clean") + kib(rollup, "Private_Dirty")
+        [spare] = [pid for pid in children(zygote) if pid != child]
+        private = private_mb(child), private_mb(spare)
     finally:
         stop([process])
-    return rss[0] / 1024, rss[1] / 1024, rss[2] / 1024, private / 1024
+    return rss[0] / 1024, rss[1] / 1024, rss[2] / 1024, *private
 
 
 def best_of(repeats: int, measure: Callable[[], float]) -> float:
@@ -299,9 +305,10 @@ def main() -> None:
         for label, fork in (("fork per job", True), ("in-process", False)):
             p50, p99 = latency[fork]
             print(f"pickup latency, {label}: p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
-        parent, zygote, child, private = memory(url)
+        parent, zygote, child, private, spare = memory(url)
         print(f"memory: parent RSS {parent:.1f} MB; zygote RSS {zygote:.1f} MB; a running "
-              f"child RSS {child:.1f} MB, of which private {private:.1f} MB")  # fmt: skip
+              f"child RSS {child:.1f} MB, of which private {private:.1f} MB; the waiting "
+              f"spare's private {spare:.1f} MB")  # fmt: skip
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         print_targets([
             ("fork per job, 1 worker / zygote-size fork floor", ours_fork / floors["zygote"],
