@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from resque_enqueuer import auth, body, idempotency, metrics
+from resque_enqueuer.new_statuses import NewStatuses
 from resque_enqueuer.problems import Problem
 from resque_enqueuer.services import services
 from resque_enqueuer.timing import Horizon, scheduled_for
@@ -28,10 +29,10 @@ from resque_enqueuer.validation import (
 )
 from resque_enqueuer.writes import Writes
 from resque_proto.delayed_payload import encode_delayed_payload
-from resque_proto.jobs import JOB_ID_KEY, StatusWrite, new_job_metadata
-from resque_proto.payload import Job, encode_checked_payload
+from resque_proto.jobs import JOB_ID_KEY, new_job_metadata
+from resque_proto.payload import encode_checked_payload
 from resque_proto.retry import RETRY_KEY
-from resque_proto.status import QUEUED, SCHEDULED, status_json
+from resque_proto.status import QUEUED, SCHEDULED
 
 blueprint = Blueprint("jobs", __name__)
 
@@ -107,19 +108,20 @@ def encode_all(
     """The payloads (and statuses, unless ``status_ttl`` is 0) to write, and the jobs as
     the answer shows them."""
     writes = Writes()
+    statuses = NewStatuses() if status_ttl > 0 else None
     stored: list[dict[str, Any]] = []
     for index, spec in enumerate(specs):
         try:
-            stored.append(encode(spec, writes, status_ttl > 0))
+            stored.append(encode(spec, writes, statuses))
         except RecursionError:
             where = "args" if single else f"jobs[{index}].args"
             raise invalid([error(where, "is nested too deeply")]) from None
     return writes, stored
 
 
-def encode(spec: JobSpec, writes: Writes, with_status: bool = False) -> dict[str, Any]:
-    """Add the job's payload (and status) to ``writes``; return the job as the answer
-    shows it."""
+def encode(spec: JobSpec, writes: Writes, statuses: NewStatuses | None) -> dict[str, Any]:
+    """Add the job's payload (and status, unless ``statuses`` is None) to ``writes``;
+    return the job as the answer shows it."""
     shown = {"queue": spec.queue, "class": spec.class_name, "args": spec.args}
     extras = new_job_metadata()
     job_id: str = extras[JOB_ID_KEY]
@@ -127,20 +129,14 @@ def encode(spec: JobSpec, writes: Writes, with_status: bool = False) -> dict[str
     if spec.due is None:
         payload = encode_checked_payload(spec.class_name, spec.args, {**extras, **retry})
         writes.ready.append((spec.queue, payload))
-        if with_status:
-            writes.statuses.append(status(spec, job_id, QUEUED))
+        if statuses is not None:
+            writes.statuses.append(statuses.status(spec, job_id, QUEUED))
         return {**shown, **extras, **retry}
     payload = encode_delayed_payload(spec.queue, spec.class_name, spec.args, job_id, retry)
     writes.delayed.append((spec.due, payload))
-    if with_status:
-        writes.statuses.append(status(spec, job_id, SCHEDULED, scheduled_for=spec.due))
+    if statuses is not None:
+        writes.statuses.append(statuses.status(spec, job_id, SCHEDULED, scheduled_for=spec.due))
     return {**shown, JOB_ID_KEY: job_id, "scheduled_for": scheduled_for(spec.due), **retry}
-
-
-def status(spec: JobSpec, job_id: str, state: str, **fields: Any) -> StatusWrite:
-    """The status the worker and scheduler would write for this new job."""
-    job = Job(class_name=spec.class_name, args=spec.args)
-    return StatusWrite(job_id, status_json(job, job_id, spec.queue, state, **fields))
 
 
 def accepted(answer: Any, replayed: bool, status: int = 202) -> Response:

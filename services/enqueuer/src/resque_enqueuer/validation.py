@@ -44,23 +44,26 @@ def error(field: str, message: str) -> FieldError:
     return {"field": field, "message": message}
 
 
+FieldChecks = list[tuple[str, Callable[[Any], Any]]]
+
+
 def check_job(
-    body: Any, horizon: Horizon, prefix: str = ""
+    body: Any, horizon: Horizon, prefix: str = "", checks: FieldChecks | None = None
 ) -> tuple[JobSpec | None, list[FieldError]]:
-    """One job object, checked member by member; every problem is reported."""
+    """One job object, checked member by member (by ``checks``, ``field_checks(horizon)``
+    unless a batch passes its own once for all its jobs); every problem is reported."""
     if not isinstance(body, dict):
         where = prefix.rstrip(".") or "body"
         return None, [error(where, f"must be a JSON object, got {json_type(body)}")]
-    allowed = ", ".join(JOB_FIELDS)
     errors = [
-        error(prefix + name, f"unknown field (allowed: {allowed})")
+        error(prefix + name, f"unknown field (allowed: {', '.join(JOB_FIELDS)})")
         for name in body
         if name not in JOB_FIELDS
     ]
     if RUN_AT in body and DELAY in body:
         errors.append(error(prefix + DELAY, f"cannot be given with {RUN_AT}: give one of them"))
     values: dict[str, Any] = {}
-    for name, check in field_checks(horizon):
+    for name, check in checks or field_checks(horizon):
         if name not in body:
             if name not in OPTIONAL_FIELDS:
                 errors.append(error(prefix + name, "is required"))
@@ -84,7 +87,7 @@ def check_job(
     return spec, []
 
 
-def field_checks(horizon: Horizon) -> list[tuple[str, Callable[[Any], Any]]]:
+def field_checks(horizon: Horizon) -> FieldChecks:
     """Each member's check; ``run_at`` and ``delay_seconds`` give the epoch seconds asked for."""
     return [
         ("queue", validate_queue),
@@ -154,8 +157,9 @@ def parse_batch(body: Any, max_batch: int, horizon: Horizon) -> list[JobSpec]:
         )
         raise invalid(errors)
     specs = []
+    checks = field_checks(horizon)
     for index, item in enumerate(jobs):
-        spec, item_errors = check_job(item, horizon, f"jobs[{index}].")
+        spec, item_errors = check_job(item, horizon, f"jobs[{index}].", checks)
         errors += item_errors
         if spec is not None:
             specs.append(spec)
