@@ -40,9 +40,12 @@ def test_unknown_name_is_an_attribute_error() -> None:
 
 
 FORK_SERVER_IMPORTS = """
-import sys
+import os, sys
 import resque_worker.__main__, resque_worker.zygote, resque_proto.version
-heavy = ("redis", "importlib.metadata", "logging.config", "ctypes.util", "subprocess")
+from resque_worker.config import load
+load([], {"QUEUES": "q"})
+heavy = ("redis", "importlib.metadata", "logging.config", "ctypes.util", "subprocess",
+         "shutil", "random")
 print(sorted(name for name in heavy if name in sys.modules))
 """
 
@@ -51,7 +54,9 @@ def test_the_worker_entry_point_loads_nothing_that_slows_its_forks() -> None:
     """The process that forks the zygote: redis-py and importlib.metadata each make every
     later fork slower (docs/benchmarks.md); the version comes from resque_proto._version.
     logging.config (with logging.handlers, pickle, queue) and ctypes.util (with
-    subprocess, tempfile, random) too: one configures gunicorn only, the other found libc."""
+    subprocess, tempfile, random) too: one configures gunicorn only, the other found libc.
+    shutil (with zlib, bz2, lzma: argparse's terminal width) and random (a retry delay's
+    jitter; it also re-seeds itself in every child) add mappings every fork copies."""
     result = subprocess.run(
         [sys.executable, "-c", FORK_SERVER_IMPORTS], capture_output=True, text=True, check=True
     )

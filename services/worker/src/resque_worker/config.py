@@ -132,9 +132,26 @@ OPTIONS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
 )  # fmt: skip
 
 
+def help_formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's help formatter, told the terminal's width: left to find it itself,
+    argparse imports shutil, and shutil zlib, bz2 and lzma, into the process that
+    forks the zygote, so into the zygote and every job child: 30 more memory mappings
+    copied by each fork (about 7% of a fork's cost, docs/benchmarks.md)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        width = int(columns)
+    else:
+        try:
+            width = os.get_terminal_size().columns
+        except OSError:  # not a terminal
+            width = 80
+    return argparse.HelpFormatter(prog, width=width - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="resque-worker",
+        formatter_class=help_formatter,
         description="Resque 3.0 compatible worker: reserves jobs reliably and forks a child "
         "per job. Every option can also be set by the environment variable shown.",
         epilog="Signals: QUIT finish the job then exit; TERM/INT stop the job (back on its "

@@ -11,14 +11,16 @@ and its bases, so ``retry_exceptions = [OSError]`` also retries ``TimeoutError``
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resque_proto.delayed_payload import encode_delayed_payload
 from resque_proto.errors import ValidationError
 from resque_proto.payload import Job
+
+if TYPE_CHECKING:  # imported when a delay is drawn: random re-seeds itself after every
+    import random  # fork, and the worker's fork server (zygote) imports this module
 
 ATTEMPT_KEY = "attempt"
 RETRY_KEY = "retry"
@@ -58,6 +60,8 @@ class RetryPolicy:
         if isinstance(self.backoff, tuple):
             return self.backoff[min(attempt, len(self.backoff)) - 1]
         if self.backoff == "exponential":
+            import random
+
             base = self.delay * float(2 ** (attempt - 1))
             return min(MAX_DELAY, base * (rng or random).uniform(1 - JITTER, 1 + JITTER))
         return self.delay
