@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -44,10 +45,36 @@ def test_a_zygote_that_cannot_fork_says_so_and_stops_when_the_worker_leaves(
     attempts: list[float] = []
     monkeypatch.setattr(zygote, "fork_spare", lambda stream, registry: attempts.append(1))
     zygote_end, worker_end = socket.socketpair()
-    serving = threading.Thread(target=zygote.serve, args=(MessageStream(zygote_end), JobRegistry()))
+    serving = threading.Thread(
+        target=zygote.serve, args=(MessageStream(zygote_end), JobRegistry()), daemon=True
+    )
     serving.start()
     worker = MessageStream(worker_end)
     assert worker.receive() == {"error": "cannot fork: out of memory or processes"}
     worker.close()
     serving.join(timeout=zygote.FORK_RETRY_SECONDS / 2)
     assert not serving.is_alive() and attempts == [1]
+
+
+def test_a_failed_fork_is_reported_only_once_no_child_is_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With its job's child still alive the worker may yet get a spare: an error then
+    would put its next job back for nothing. The child's end comes first."""
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(0.2)
+        os._exit(0)
+    forks = iter([zygote.Spare(pid, os.pidfd_open(pid))])
+    monkeypatch.setattr(zygote, "fork_spare", lambda stream, registry: next(forks, None))
+    zygote_end, worker_end = socket.socketpair()
+    serving = threading.Thread(
+        target=zygote.serve, args=(MessageStream(zygote_end), JobRegistry()), daemon=True
+    )
+    serving.start()
+    worker = MessageStream(worker_end)
+    assert worker.receive() == {"pid": pid, "status": 0}
+    assert worker.receive() == {"error": "cannot fork: out of memory or processes"}
+    worker.close()
+    serving.join(timeout=zygote.FORK_RETRY_SECONDS / 2)
+    assert not serving.is_alive()

@@ -142,7 +142,7 @@ def help_formatter(prog: str) -> argparse.HelpFormatter:
         width = int(columns)
     else:
         try:
-            width = os.get_terminal_size().columns
+            width = os.get_terminal_size().columns or 80  # 0: a terminal of unknown size
         except OSError:  # not a terminal
             width = 80
     return argparse.HelpFormatter(prog, width=width - 2)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import math
 import os
 import select
 import signal
@@ -72,7 +73,10 @@ def run(sock: socket.socket, registry: JobRegistry, procline_prefix: str, parent
 def serve(stream: MessageStream, registry: JobRegistry) -> None:
     """Keep ``CHILDREN`` children alive and report each one's end, until the worker closes
     the socket. Forks wait ``fork_after`` (a second after a failed fork, a tenth after a
-    child that died as it started)."""
+    child that died as it started). A failed fork is reported only when no child is
+    left: until then the worker may still get a spare (its job's child exits, and the
+    next try can succeed), and an error it took for the next job would put that job
+    back for nothing."""
     children: dict[int, Spare] = {}  # by pidfd
     fork_after = 0.0
     try:
@@ -82,7 +86,8 @@ def serve(stream: MessageStream, registry: JobRegistry) -> None:
                 if spare is not None:
                     children[spare.pidfd] = spare
                     continue
-                stream.send({"error": "cannot fork: out of memory or processes"})
+                if not children:
+                    stream.send({"error": "cannot fork: out of memory or processes"})
                 fork_after = time.monotonic() + FORK_RETRY_SECONDS
             wait = None if len(children) == CHILDREN else fork_after - time.monotonic()
             ended = reap(children, stream, wait)
@@ -91,7 +96,7 @@ def serve(stream: MessageStream, registry: JobRegistry) -> None:
             for spare, status in ended:
                 stream.send({"pid": spare.pid, "status": status})
                 if spare.died_starting(status):
-                    fork_after = time.monotonic() + QUICK_DEATH_PAUSE_SECONDS
+                    fork_after = max(fork_after, time.monotonic() + QUICK_DEATH_PAUSE_SECONDS)
     finally:
         for spare in children.values():
             spare.discard()
@@ -167,7 +172,7 @@ def reap(
     poller = select.poll()
     for fd in (*children, stream.fileno()):
         poller.register(fd, select.POLLIN)
-    ready = poller.poll(None if timeout is None else max(0, round(timeout * 1000)))
+    ready = poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000)))
     if any(fd == stream.fileno() for fd, _ in ready) and worker_closed(stream):
         return None
     ended = []
