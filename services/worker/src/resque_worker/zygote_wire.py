@@ -11,13 +11,13 @@ zygote → worker, and nothing the other way (the worker closes the socket to st
   the child directly, without waking the zygote.
 - ``{"pid": N, "status": <waitpid status>}`` once the zygote has reaped child N. A
   spare that died before it got a job ends the same way. The zygote keeps two
-  children alive: a replacement ``spare`` (or an ``error``) follows every end,
-  after a tenth of a second if the child died as it started. The worker takes a
+  children alive: a replacement ``spare`` follows every end (after a tenth of a
+  second if the child died as it started), unless the fork fails. The worker takes a
   whole outcome line as the job's end (the child exits 0 right after it) unless
   ``RUN_AT_EXIT_HOOKS`` has the child run exit handlers first; without a whole
   line it waits for this message.
-- ``{"error": "..."}`` when no spare could be forked (out of memory or processes);
-  the zygote tries again a second later.
+- ``{"error": "..."}`` when no spare could be forked (out of memory or processes)
+  and the zygote has no child left; it tries again a second later.
 
 JSON's ``\\u`` escapes carry payloads holding undecodable bytes (surrogate escapes)
 through unchanged.
