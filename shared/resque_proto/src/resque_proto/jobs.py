@@ -83,45 +83,50 @@ FINISH_LUA = (
 -- ARGV[8] failure record ('' if none), ARGV[9] job id ('' for no status),
 -- ARGV[10] status JSON, ARGV[11] retry timestamp ('' for no retry), ARGV[12] retry payload
 local prefix, worker, queue, payload = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
-local ours = prefix .. 'pyresque:'
-local inflight, durations = ours .. 'inflight:' .. worker, ours .. 'duration:' .. queue
-local processed, failed = prefix .. 'stat:processed', prefix .. 'stat:failed'
 local retry_at, retry_payload = ARGV[11], ARGV[12]
 local retry = retry_at ~= ''
-expect(inflight, 'list')
-for _, k in ipairs({processed, processed .. ':' .. worker, failed, failed .. ':' .. worker}) do
-  expect(k, 'string')
+local ours = prefix .. 'pyresque:'
+local k = {  -- every key this script touches, named once (as Keys names them)
+  inflight = ours .. 'inflight:' .. worker, working = prefix .. 'worker:' .. worker,
+  processed = prefix .. 'stat:processed', processed_by = prefix .. 'stat:processed:' .. worker,
+  failed = prefix .. 'stat:failed', failed_by = prefix .. 'stat:failed:' .. worker,
+  records = prefix .. 'failed', redeliveries = ours .. 'redeliveries',
+  durations = ours .. 'duration:' .. queue, retries = ours .. 'retries',
+  schedule = prefix .. 'delayed_queue_schedule', due = prefix .. 'delayed:' .. retry_at,
+  timestamps = prefix .. 'timestamps:' .. retry_payload, status = ours .. 'status:' .. ARGV[9],
+}
+expect(k.inflight, 'list')
+for _, key in ipairs({k.processed, k.processed_by, k.failed, k.failed_by}) do
+  expect(key, 'string')
 end
-for _, k in ipairs({ours .. 'redeliveries', durations, ours .. 'retries'}) do
-  expect(k, 'hash')
-end
-expect(prefix .. 'failed', 'list')
+for _, key in ipairs({k.redeliveries, k.durations, k.retries}) do expect(key, 'hash') end
+expect(k.records, 'list')
 if retry then
-  expect(prefix .. 'delayed_queue_schedule', 'zset')
-  expect(prefix .. 'delayed:' .. retry_at, 'list')
-  expect(prefix .. 'timestamps:' .. retry_payload, 'set')
+  expect(k.schedule, 'zset')
+  expect(k.due, 'list')
+  expect(k.timestamps, 'set')
 end
-if redis.call('LREM', inflight, 1, queue .. '\\n' .. payload) == 0 then return 0 end
-redis.call('DEL', prefix .. 'worker:' .. worker)
-redis.call('INCR', processed)
-redis.call('INCR', processed .. ':' .. worker)
-redis.call('HDEL', ours .. 'redeliveries', payload)
-redis.call('HINCRBY', durations, ARGV[6], 1)
-redis.call('HINCRBYFLOAT', durations, 'sum', ARGV[7])
-redis.call('HINCRBY', durations, 'count', 1)
+if redis.call('LREM', k.inflight, 1, queue .. '\\n' .. payload) == 0 then return 0 end
+redis.call('DEL', k.working)
+redis.call('INCR', k.processed)
+redis.call('INCR', k.processed_by)
+redis.call('HDEL', k.redeliveries, payload)
+redis.call('HINCRBY', k.durations, ARGV[6], 1)
+redis.call('HINCRBYFLOAT', k.durations, 'sum', ARGV[7])
+redis.call('HINCRBY', k.durations, 'count', 1)
 if retry then
-  redis.call('RPUSH', prefix .. 'delayed:' .. retry_at, retry_payload)
-  redis.call('SADD', prefix .. 'timestamps:' .. retry_payload, 'delayed:' .. retry_at)
-  redis.call('ZADD', prefix .. 'delayed_queue_schedule', retry_at, retry_at)
-  redis.call('HINCRBY', ours .. 'retries', queue, 1)
+  redis.call('RPUSH', k.due, retry_payload)
+  redis.call('SADD', k.timestamps, 'delayed:' .. retry_at)
+  redis.call('ZADD', k.schedule, retry_at, retry_at)
+  redis.call('HINCRBY', k.retries, queue, 1)
 end
 if ARGV[8] ~= '' or retry then
-  if ARGV[8] ~= '' then redis.call('RPUSH', prefix .. 'failed', ARGV[8]) end
-  redis.call('INCR', failed)
-  redis.call('INCR', failed .. ':' .. worker)
+  if ARGV[8] ~= '' then redis.call('RPUSH', k.records, ARGV[8]) end
+  redis.call('INCR', k.failed)
+  redis.call('INCR', k.failed_by)
 end
 if ARGV[9] ~= '' and tonumber(ARGV[3]) > 0 then
-  redis.call('SET', ours .. 'status:' .. ARGV[9], ARGV[10], 'EX', ARGV[3])
+  redis.call('SET', k.status, ARGV[10], 'EX', ARGV[3])
 end
 return 1
 """
